@@ -1,0 +1,1 @@
+"""Contracts and plumbing every service needs and no service owns."""

@@ -1,0 +1,81 @@
+"""The outbox relay: publishes committed outbox rows to their Celery queues, then marks them sent.
+
+Run it as `python -m shared.bus.relay [intake review notify]`. Several relays may run against the
+same PostgreSQL databases: rows are claimed with SKIP LOCKED. A row published but not yet marked
+(the relay died in between) is published again; consumers' inboxes make that harmless.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import time
+
+from celery import Celery
+from sqlalchemy import MetaData, select, update
+from sqlalchemy.engine import Engine
+
+from shared.bus.tables import outbox_table
+from shared.celery import make_celery
+from shared.config import Settings
+from shared.db import make_engine, utcnow
+from shared.logging import configure_logging
+
+log = logging.getLogger(__name__)
+OUTBOX = outbox_table(MetaData())
+
+
+def relay_once(engine: Engine, celery: Celery, *, batch: int = 200) -> int:
+    """Publish up to `batch` unsent rows of one database; returns how many were sent."""
+    query = select(OUTBOX).where(OUTBOX.c.sent_at.is_(None)).order_by(OUTBOX.c.id).limit(batch)
+    if engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    with engine.begin() as conn:
+        rows = conn.execute(query).all()
+        if not rows:
+            return 0
+        with celery.producer_or_acquire() as producer:
+            for row in rows:
+                celery.send_task(row.task, args=json.loads(row.body), queue=row.queue, producer=producer)
+        conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in rows])).values(sent_at=utcnow()))
+    log.info("relayed", extra={"count": len(rows), "database": engine.url.database})
+    return len(rows)
+
+
+def run(services: list[str], *, interval: float = 0.2) -> None:
+    settings = Settings.from_env()
+    celery = make_celery("relay", settings=settings)
+    engines = [make_engine(settings.database_url(name)) for name in services]
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("relay started", extra={"services": services})
+    while not stopping:
+        busy = False
+        for engine in engines:
+            try:
+                busy |= relay_once(engine, celery) > 0
+            except Exception:
+                # broker or database away: keep the rows, try again shortly
+                log.exception("relay pass failed", extra={"database": engine.url.database})
+                time.sleep(1)
+        if not busy:
+            time.sleep(interval)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("services", nargs="*", default=["intake", "review", "notify"])
+    args = parser.parse_args()
+    configure_logging("relay")
+    run(args.services)
+
+
+if __name__ == "__main__":
+    main()

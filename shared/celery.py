@@ -1,0 +1,50 @@
+"""The Celery app factory: reliable defaults for every service's workers."""
+from __future__ import annotations
+
+from celery import Celery, Task
+
+from shared.config import Settings
+
+# Longer than the slowest task's hard time limit, so Redis never redelivers a running task.
+VISIBILITY_TIMEOUT = 3600
+TASK_TIME_LIMIT = 600
+
+
+def broker_options(settings: Settings) -> dict:
+    if settings.embedded_broker:
+        folder = settings.var_dir / "broker"
+        (folder / "queue").mkdir(parents=True, exist_ok=True)
+        return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+                "store_processed": False}
+    return {"visibility_timeout": VISIBILITY_TIMEOUT}
+
+
+def make_celery(name: str, *, settings: Settings, flask_app=None, default_queue: str | None = None) -> Celery:
+    """A Celery app whose tasks run inside `flask_app`'s context when one is given."""
+    app = Celery(name)
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=broker_options(settings),
+        broker_connection_retry_on_startup=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_time_limit=TASK_TIME_LIMIT,
+        task_soft_time_limit=TASK_TIME_LIMIT - 30,
+        task_default_queue=default_queue or f"{name}.default",
+        worker_max_tasks_per_child=200,
+        worker_hijack_root_logger=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    if flask_app is not None:
+
+        class FlaskTask(Task):
+            def __call__(self, *args, **kwargs):
+                with flask_app.app_context():
+                    return self.run(*args, **kwargs)
+
+        app.Task = FlaskTask
+        app.set_default()
+        flask_app.extensions["celery"] = app
+    return app

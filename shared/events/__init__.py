@@ -1,0 +1,135 @@
+"""The event envelope, one marshmallow schema per event type, and who consumes what.
+
+Events are named in the past tense. An envelope is plain JSON:
+`{"id", "type", "version", "occurred_at", "producer", "data"}`.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from shared.db import utcnow
+
+DECISIONS = ("shortlisted", "reserve", "rejected")
+
+
+class Problem(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ApplicantSummary(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    given_name = fields.String(required=True)
+    family_name = fields.String(required=True)
+    nationality = fields.String(required=True)
+    date_of_birth = fields.Date(required=True)
+    session = fields.String(required=True)
+    education = fields.Dict(required=True)
+    languages = fields.Dict(required=True)
+    correspondence_language = fields.String(required=True)
+
+
+class ApplicationSubmitted(Schema):
+    reference = fields.String(required=True)
+    departments = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=3))
+    submitted_at = fields.AwareDateTime(required=True)
+    applicant = fields.Nested(ApplicantSummary, required=True)
+
+
+class ApplicationChecked(Schema):
+    reference = fields.String(required=True)
+    eligible = fields.Boolean(required=True)
+    complete = fields.Boolean(required=True)
+    problems = fields.List(fields.Nested(Problem), required=True)
+
+
+class DossierRendered(Schema):
+    reference = fields.String(required=True)
+    dossier_key = fields.String(required=True)
+    pages = fields.Integer(required=True, validate=validate.Range(min=1))
+    sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+
+
+class ApplicationStatusChanged(Schema):
+    reference = fields.String(required=True)
+    old = fields.String(required=True, allow_none=True)
+    new = fields.String(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    email = fields.Email(required=True)
+    name = fields.String(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(["en", "fr"]))
+
+
+class DecisionReleased(Schema):
+    reference = fields.String(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    reason_code = fields.String(required=True, allow_none=True)
+    released_by = fields.String(required=True)
+
+
+SCHEMAS: dict[str, type[Schema]] = {
+    "application.submitted": ApplicationSubmitted,
+    "application.checked": ApplicationChecked,
+    "dossier.rendered": DossierRendered,
+    "application.status_changed": ApplicationStatusChanged,
+    "decision.released": DecisionReleased,
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """A subscriber: the Celery task that handles an event, and the queue it listens on."""
+
+    task: str
+    queue: str
+
+
+REVIEW = Route("review.handle_event", "review.events")
+NOTIFY = Route("notify.handle_event", "notify.email")
+INTAKE = Route("intake.handle_event", "intake.events")
+
+SUBSCRIBERS: dict[str, tuple[Route, ...]] = {
+    "application.submitted": (REVIEW,),
+    "application.checked": (REVIEW,),
+    "dossier.rendered": (REVIEW,),
+    "application.status_changed": (REVIEW, NOTIFY),
+    "decision.released": (INTAKE,),
+}
+
+
+class Envelope(Schema):
+    id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(list(SCHEMAS)))
+    version = fields.Integer(required=True, validate=validate.Equal(1))
+    occurred_at = fields.AwareDateTime(required=True)
+    producer = fields.String(required=True, validate=validate.OneOf(["intake", "review", "notify"]))
+    data = fields.Dict(required=True)
+
+
+def make_event(event_type: str, data: dict, *, producer: str) -> dict:
+    """Build a JSON-ready envelope, validating `data` against its type's schema."""
+    schema = SCHEMAS[event_type]()
+    errors = schema.validate(schema.dump(data))
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "version": 1,
+        "occurred_at": utcnow().isoformat(),
+        "producer": producer,
+        "data": schema.dump(data),
+    }
+
+
+def load_event(envelope: dict) -> dict:
+    """Validate an incoming envelope; `data` comes back loaded (dates as objects)."""
+    event = Envelope().load(envelope)
+    event["data"] = SCHEMAS[event["type"]]().load(envelope["data"])
+    event["id"] = str(event["id"])
+    return event

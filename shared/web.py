@@ -1,0 +1,101 @@
+"""What every web app has: JSON errors, health and readiness, metrics, request logs."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from flask import Blueprint, Flask, g, jsonify, request
+from marshmallow import ValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "endpoint", "status"])
+LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["service", "endpoint"])
+
+
+class ApiError(Exception):
+    """A 4xx answer: `{"error": {"code", "message", "fields"}}`."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields or {}
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None):
+    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def register_error_handlers(app: Flask, html_handler: Callable | None = None) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.fields)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return error_response(422, "invalid_fields", "Some fields are missing or invalid.", fields)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if html_handler is not None and not wants_json():
+            return html_handler(exc)
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error", extra={"path": request.path})
+        return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def instrument(app: Flask, service: str) -> None:
+    """Request metrics and one log line per request."""
+
+    @app.before_request
+    def _start_timer():
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _record(response):
+        endpoint = request.endpoint or "unknown"
+        elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
+        REQUESTS.labels(service, request.method, endpoint, response.status_code).inc()
+        LATENCY.labels(service, endpoint).observe(elapsed)
+        log.info("request", extra={"method": request.method, "endpoint": endpoint,
+                                   "status": response.status_code, "ms": round(elapsed * 1000, 1)})
+        return response
+
+
+def ops_blueprint(*, engine_getter: Callable, broker_url_getter: Callable | None = None) -> Blueprint:
+    """`/healthz` (the process answers), `/readyz` (its database answers), `/metrics`."""
+    bp = Blueprint("ops", __name__)
+
+    @bp.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @bp.get("/readyz")
+    def readyz():
+        checks = {}
+        try:
+            with engine_getter().connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            checks["database"] = f"error: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return jsonify({"status": "ok" if ready else "unavailable", "checks": checks}), 200 if ready else 503
+
+    @bp.get("/metrics")
+    def metrics():
+        return generate_latest(), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
+    return bp
