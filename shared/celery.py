@@ -15,7 +15,7 @@ def broker_options(settings: Settings) -> dict:
         folder = settings.var_dir / "broker"
         (folder / "queue").mkdir(parents=True, exist_ok=True)
         return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-                "store_processed": False}
+                "store_processed": False, "polling_interval": 0.2}
     return {"visibility_timeout": VISIBILITY_TIMEOUT}
 
 
@@ -36,6 +36,8 @@ def make_celery(name: str, *, settings: Settings, flask_app=None, default_queue:
         worker_hijack_root_logger=False,
         task_serializer="json",
         accept_content=["json"],
+        # the filesystem transport has no fanout exchange for remote control and events
+        worker_enable_remote_control=not settings.embedded_broker,
     )
     if flask_app is not None:
 

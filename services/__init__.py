@@ -1,0 +1,1 @@
+"""The three services: intake, review and notify. They never import each other."""

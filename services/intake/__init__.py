@@ -1,0 +1,45 @@
+"""intake: applicants apply, see their status, add documents, withdraw; workers check and render."""
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.celery import make_celery
+from shared.config import Settings
+from shared.logging import configure_logging
+from shared.web import instrument, ops_blueprint, register_error_handlers
+
+MAX_REQUEST_BYTES = 25 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging("intake")
+    app = Flask(__name__)
+    app.config.update(SETTINGS=settings, SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+                      JSON_SORT_KEYS=False)
+
+    from services.intake import models  # noqa: F401  (every table registered)
+    from services.intake.applications import pages, views as applications
+    from services.intake.db import db
+    from services.intake.openapi import bp as openapi
+    from services.intake.programme import views as programme
+
+    db.init_app(app, settings.intake_database_url)
+    register_error_handlers(app, html_handler=pages.error_page)
+    instrument(app, "intake")
+    app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
+    app.register_blueprint(programme.bp)
+    app.register_blueprint(applications.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(openapi)
+
+    celery = make_celery("intake", settings=settings, flask_app=app, default_queue="intake.checks")
+    celery.conf.beat_schedule = {
+        "sweep-stuck-work": {"task": "intake.sweep_stuck", "schedule": 300.0, "options": {"queue": "intake.checks"}},
+        # notify's sweeper, scheduled by name: one beat for the whole stack
+        "retry-overdue-email": {"task": "notify.retry_overdue", "schedule": 60.0, "options": {"queue": "notify.email"}},
+    }
+    from services.intake.applications import tasks  # noqa: F401
+    from services.intake.dossier import tasks as dossier_tasks  # noqa: F401
+
+    return app

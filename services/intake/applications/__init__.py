@@ -1,0 +1,1 @@
+"""Applications: submission, the status machine, checks, and what applicants can do."""

@@ -1,0 +1,42 @@
+"""The check of a submitted application: eligibility and completeness, with reason codes."""
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from services.intake.applications.eligibility import Problem, assess
+from services.intake.applications.models import Application
+from services.intake.documents.inspect import DocumentRejected, inspect_document
+from services.intake.programme.models import Call
+from shared.documents import DocumentStore
+
+PROGRAMME_TZ = ZoneInfo("Europe/Brussels")
+
+
+def completeness_problems(*, application: Application, call: Call, store: DocumentStore) -> list[Problem]:
+    """Required documents present in the store and still acceptable."""
+    problems = []
+    for rule in call.documents:
+        document = application.document(rule["kind"])
+        if document is None:
+            if rule["required"]:
+                problems.append(Problem("missing_document", f"{rule['label']} is missing."))
+            continue
+        if not store.exists(document.key):
+            problems.append(Problem("document_unavailable", f"{rule['label']} could not be found; upload it again."))
+            continue
+        try:
+            inspect_document(store.read(document.key), rule=rule)
+        except DocumentRejected as rejected:
+            problems.append(Problem(rejected.code, rejected.message))
+    return problems
+
+
+def eligibility_problems(*, application: Application, call: Call) -> list[Problem]:
+    education = dict(application.education)
+    if education.get("graduation_date"):
+        education["graduation_date"] = date.fromisoformat(education["graduation_date"])
+    applicant = {"date_of_birth": application.date_of_birth, "nationality": application.nationality,
+                 "education": education, "languages": application.languages}
+    deadline = call.deadline.astimezone(PROGRAMME_TZ).date()
+    return assess(applicant=applicant, rules=call.rules, deadline=deadline)

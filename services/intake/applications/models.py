@@ -1,0 +1,95 @@
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from services.intake.db import Base
+from shared.db import utcnow
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("call_id", "email_normalized", name="uq_applications_call_email"),
+        UniqueConstraint("call_id", "idempotency_key", name="uq_applications_call_idempotency_key"),
+        Index("ix_applications_person", "call_id", "name_key", "date_of_birth"),
+        Index("ix_applications_status_updated", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    email_normalized: Mapped[str] = mapped_column(String(254))
+    date_of_birth: Mapped[date]
+    nationality: Mapped[str] = mapped_column(String(2))
+    languages: Mapped[dict]
+    education: Mapped[dict]
+    departments: Mapped[list]
+    session: Mapped[str] = mapped_column(String(20))
+    motivation: Mapped[str] = mapped_column(Text)
+    correspondence_language: Mapped[str] = mapped_column(String(2))
+    consent_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    eligible: Mapped[bool | None]
+    complete: Mapped[bool | None]
+    problems: Mapped[list] = mapped_column(default=list)
+    checked_at: Mapped[datetime | None]
+    dossier_key: Mapped[str | None] = mapped_column(String(200))
+    dossier_pages: Mapped[int | None]
+    dossier_sha256: Mapped[str | None] = mapped_column(String(64))
+    dossier_rendered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    history: Mapped[list["StatusChange"]] = relationship(
+        back_populates="application", order_by="StatusChange.id", cascade="all, delete-orphan")
+    documents: Mapped[list["Document"]] = relationship(
+        back_populates="application", order_by="Document.id", cascade="all, delete-orphan")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def document(self, kind: str) -> "Document | None":
+        return next((d for d in self.documents if d.kind == kind), None)
+
+
+class StatusChange(Base):
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    old: Mapped[str | None] = mapped_column(String(20))
+    new: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    application: Mapped[Application] = relationship(back_populates="history")
+
+
+class Document(Base):
+    """An uploaded file: its content lives in the document store under `key`."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("application_id", "kind", name="uq_documents_application_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    pages: Mapped[int | None]
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    application: Mapped[Application] = relationship(back_populates="documents")

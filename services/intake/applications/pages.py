@@ -1,0 +1,93 @@
+"""The applicants' HTML pages: the form (English and French) and the status page."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from services.intake.applications import service
+from services.intake.applications.schemas import DEPARTMENT_CODES, ApplicationSchema
+from services.intake.applications.views import DOCUMENT_KINDS
+from services.intake.db import db
+from services.intake.programme.service import open_call
+from shared.documents import DocumentStore
+from shared.web import ApiError, error_response, wants_json
+
+bp = Blueprint("pages", __name__)
+
+TEXT = {
+    "en": {"title": "Apply", "status": "Application status", "submit": "Submit my application",
+           "fix": "Please correct the highlighted fields.", "other": "Français", "other_lang": "fr"},
+    "fr": {"title": "Postuler", "status": "Suivi de candidature", "submit": "Envoyer ma candidature",
+           "fix": "Veuillez corriger les champs signalés.", "other": "English", "other_lang": "en"},
+}
+
+
+def _lang() -> str:
+    lang = request.args.get("lang") or request.form.get("lang")
+    if lang not in TEXT:
+        lang = request.accept_languages.best_match(["en", "fr"]) or "en"
+    return lang
+
+
+def error_page(exc):
+    return render_template("error.html", error=exc, lang=_lang(), t=TEXT[_lang()]), exc.code or 500
+
+
+def _form_payload(form) -> dict:
+    """The form's fields in the API's shape, so one schema judges both."""
+    education = {k: form.get(f"education.{k}") or None for k in
+                 ("institution", "degree_level", "field_of_study", "status", "year_of_study", "graduation_date")}
+    languages = {lang: form.get(f"languages.{lang}") for lang in ("en", "fr") if form.get(f"languages.{lang}")}
+    return {
+        "given_name": form.get("given_name", ""), "family_name": form.get("family_name", ""),
+        "email": form.get("email", ""), "date_of_birth": form.get("date_of_birth") or None,
+        "nationality": form.get("nationality", "").upper(), "languages": languages, "education": education,
+        "departments": [d for d in (form.get(f"department{i}") for i in (1, 2, 3)) if d],
+        "session": form.get("session") or None, "motivation": form.get("motivation", ""),
+        "correspondence_language": form.get("correspondence_language") or None,
+        "consent": form.get("consent") == "yes",
+    }
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+def apply():
+    lang = _lang()
+    call = open_call(session=db.session)
+    errors, values = {}, request.form
+    if request.method == "POST":
+        try:
+            payload = ApplicationSchema().load(_form_payload(request.form))
+            uploads = [service.Upload(kind, f.filename or kind, f.read())
+                       for kind in DOCUMENT_KINDS if (f := request.files.get(kind)) and f.filename]
+            application, _ = service.submit_application(
+                session=db.session, call=call, payload=payload, uploads=uploads, idempotency_key=None,
+                store=DocumentStore(current_app.config["SETTINGS"].documents_dir))
+            db.session.commit()
+            token = service.applicant_token(current_app.config["SETTINGS"].secret_key, application.reference)
+            return redirect(url_for("pages.status", reference=application.reference, token=token, lang=lang,
+                                    new=1))
+        except ValidationError as exc:
+            errors = exc.messages
+        except ApiError as exc:
+            errors = exc.fields or {"_form": [exc.message]}
+        except IntegrityError:
+            db.session.rollback()
+            errors = {"_form": ["An application for this person already exists."]}
+    return render_template("apply.html", call=call, lang=lang, t=TEXT[lang], errors=errors, values=values,
+                           departments=DEPARTMENT_CODES), 422 if errors else 200
+
+
+@bp.get("/status/<reference>")
+def status(reference: str):
+    lang = _lang()
+    application = service.find_for_applicant(session=db.session, reference=reference,
+                                             token=request.args.get("token"),
+                                             secret_key=current_app.config["SETTINGS"].secret_key)
+    return render_template("status.html", application=application, lang=lang, t=TEXT[lang],
+                           new=request.args.get("new") == "1")
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("pages.apply"))

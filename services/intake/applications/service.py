@@ -1,0 +1,210 @@
+"""Use cases of applicants: submit, read, add documents, withdraw. Callers commit."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from services.intake.applications.models import Application, Document
+from services.intake.applications.status import can_change, change_status
+from services.intake.db import OUTBOX
+from services.intake.documents.inspect import DocumentRejected, Inspected, inspect_document
+from services.intake.programme.models import Call
+from shared.bus import enqueue_task, publish_event
+from shared.db import utcnow
+from shared.documents import DocumentStore
+from shared.events import make_event
+from shared.web import ApiError
+
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: references are read aloud and typed
+
+
+@dataclass(frozen=True)
+class Upload:
+    kind: str
+    filename: str
+    data: bytes
+
+
+def new_reference(call: Call) -> str:
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"NIP{call.deadline.year % 100:02d}-{body[:4]}-{body[4:]}"
+
+
+def applicant_token(secret_key: str, reference: str) -> str:
+    """The applicant's bearer token: derived, never stored, so a database leak reveals none."""
+    digest = hmac.new(secret_key.encode(), f"applicant:{reference}".encode(), hashlib.sha256).digest()
+    return digest.hex()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def name_key(given: str, family: str) -> str:
+    return " ".join(f"{given} {family}".casefold().split())
+
+
+def request_hash(payload: dict, uploads: list[Upload]) -> str:
+    body = json.dumps(payload, sort_keys=True, default=str)
+    files = sorted((u.kind, hashlib.sha256(u.data).hexdigest()) for u in uploads)
+    return hashlib.sha256(json.dumps([body, files]).encode()).hexdigest()
+
+
+def inspect_uploads(*, call: Call, uploads: list[Upload], required: bool) -> list[tuple[Upload, Inspected]]:
+    """Check every upload against the call's document rules; all problems are reported together."""
+    errors: dict[str, list[str]] = {}
+    rejections: list[DocumentRejected] = []
+    inspected = []
+    for upload in uploads:
+        rule = call.document_rule(upload.kind)
+        if rule is None:
+            errors[upload.kind] = ["Unknown document kind."]
+            continue
+        try:
+            inspected.append((upload, inspect_document(upload.data, rule=rule)))
+        except DocumentRejected as rejected:
+            errors[upload.kind] = [rejected.message]
+            rejections.append(rejected)
+    kinds = {u.kind for u in uploads}
+    if required:
+        for rule in call.documents:
+            if rule["required"] and rule["kind"] not in kinds:
+                errors[rule["kind"]] = [f"{rule['label']} is required."]
+    if errors:
+        # one HTTP status for the whole answer: the one a client most needs to act on
+        worst = max(rejections, key=lambda r: _SEVERITY.get(r.status, 0), default=None)
+        if worst is not None and worst.status != 422:
+            raise ApiError(worst.status, worst.code, "Some documents are not acceptable.", errors)
+        raise ApiError(422, "invalid_documents", "Some documents are missing or not acceptable.", errors)
+    return inspected
+
+
+_SEVERITY = {413: 3, 415: 2, 422: 1}
+
+
+def _attach(*, application: Application, inspected: list[tuple[Upload, Inspected]], store: DocumentStore) -> None:
+    for upload, facts in inspected:
+        key = store.put(upload.data)
+        document = application.document(upload.kind)
+        if document is None:
+            document = Document(kind=upload.kind)
+            application.documents.append(document)
+        document.key, document.media_type, document.size = key, facts.media_type, facts.size
+        document.pages, document.sha256, document.filename = facts.pages, facts.sha256, upload.filename[:255]
+        document.uploaded_at = utcnow()
+
+
+def submit_application(*, session: Session, call: Call, payload: dict, uploads: list[Upload],
+                       idempotency_key: str | None, store: DocumentStore) -> tuple[Application, bool]:
+    """Create a submitted application; returns (application, created). A replay returns the original."""
+    fingerprint = request_hash(payload, uploads)
+    if idempotency_key:
+        existing = session.scalars(select(Application).where(
+            Application.call_id == call.id, Application.idempotency_key == idempotency_key)).first()
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise ApiError(409, "idempotency_key_reused",
+                               "This Idempotency-Key was already used for a different application.")
+            return existing, False
+    if utcnow() > call.deadline or not call.is_open:
+        raise ApiError(409, "call_closed", "The deadline for this call has passed.")
+    _check_motivation(call, payload["motivation"])
+    inspected = inspect_uploads(call=call, uploads=uploads, required=True)
+    email = normalize_email(payload["email"])
+    key = name_key(payload["given_name"], payload["family_name"])
+    duplicate = session.scalars(select(Application.id).where(
+        Application.call_id == call.id,
+        or_(Application.email_normalized == email,
+            (Application.name_key == key) & (Application.date_of_birth == payload["date_of_birth"])),
+    )).first()
+    if duplicate is not None:
+        raise ApiError(409, "duplicate_application",
+                       "An application for this person already exists in this call.")
+    now = utcnow()
+    application = Application(
+        reference=new_reference(call), call_id=call.id, given_name=payload["given_name"],
+        family_name=payload["family_name"], name_key=key, email=payload["email"].strip(),
+        email_normalized=email, date_of_birth=payload["date_of_birth"],
+        nationality=payload["nationality"].upper(), languages=payload["languages"],
+        education=json.loads(json.dumps(payload["education"], default=str)),
+        departments=payload["departments"], session=payload["session"], motivation=payload["motivation"],
+        correspondence_language=payload["correspondence_language"], consent_at=now, submitted_at=now,
+        idempotency_key=idempotency_key, request_hash=fingerprint, problems=[],
+    )
+    session.add(application)
+    _attach(application=application, inspected=inspected, store=store)
+    change_status(session=session, application=application, new="submitted", actor="applicant")
+    publish_event(session=session, outbox=OUTBOX, event=make_event("application.submitted", {
+        "reference": application.reference, "departments": application.departments, "submitted_at": now,
+        "applicant": {
+            "given_name": application.given_name, "family_name": application.family_name,
+            "nationality": application.nationality, "date_of_birth": application.date_of_birth,
+            "session": application.session, "education": application.education,
+            "languages": application.languages, "correspondence_language": application.correspondence_language,
+        },
+    }, producer="intake"))
+    request_check(session=session, application=application)
+    session.flush()
+    return application, True
+
+
+def _check_motivation(call: Call, motivation: str) -> None:
+    low, high = call.rules["motivation_words"]
+    words = len(motivation.split())
+    if not low <= words <= high:
+        raise ApiError(422, "invalid_fields", "Some fields are missing or invalid.",
+                       {"motivation": [f"Must be between {low} and {high} words (it has {words})."]})
+
+
+def request_check(*, session: Session, application: Application) -> None:
+    enqueue_task(session=session, outbox=OUTBOX, task="intake.check_application", queue="intake.checks",
+                 args=[application.reference])
+
+
+def request_render(*, session: Session, application: Application) -> None:
+    enqueue_task(session=session, outbox=OUTBOX, task="intake.render_dossier", queue="intake.render",
+                 args=[application.reference])
+
+
+def find_for_applicant(*, session: Session, reference: str, token: str | None, secret_key: str,
+                       lock: bool = False) -> Application:
+    """The application behind a reference and its token; the same 404 for a wrong token or reference."""
+    if token is None:
+        raise ApiError(401, "unauthorized", "The application's token is required.")
+    if not hmac.compare_digest(applicant_token(secret_key, reference), token):
+        raise ApiError(404, "not_found", "No application with this reference and token.")
+    query = select(Application).where(Application.reference == reference).options(
+        selectinload(Application.history), selectinload(Application.documents))
+    if lock:
+        query = query.with_for_update()
+    application = session.scalars(query).first()
+    if application is None:
+        raise ApiError(404, "not_found", "No application with this reference and token.")
+    return application
+
+
+def add_documents(*, session: Session, call: Call, application: Application, uploads: list[Upload],
+                  store: DocumentStore) -> None:
+    """Add or replace documents while the application is incomplete, then check it again."""
+    if application.status != "incomplete":
+        raise ApiError(409, "not_incomplete", "Documents can be added only while the application is incomplete.")
+    if not uploads:
+        raise ApiError(422, "invalid_documents", "Attach at least one document.", {})
+    inspected = inspect_uploads(call=call, uploads=uploads, required=False)
+    _attach(application=application, inspected=inspected, store=store)
+    change_status(session=session, application=application, new="checking", actor="applicant",
+                  reason="documents added")
+    request_check(session=session, application=application)
+
+
+def withdraw(*, session: Session, application: Application) -> None:
+    """Withdraw at the applicant's request, possible until a decision is released."""
+    if not can_change(application.status, "withdrawn"):
+        raise ApiError(409, "cannot_withdraw", f"An application that is {application.status} cannot be withdrawn.")
+    change_status(session=session, application=application, new="withdrawn", actor="applicant")

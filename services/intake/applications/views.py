@@ -1,0 +1,120 @@
+"""The applicants' API. Thin: parse the request, call one use case, commit, dump."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, request
+from sqlalchemy.exc import IntegrityError
+
+from services.intake.applications import service
+from services.intake.applications.schemas import ApplicationSchema, ApplicationStatusSchema
+from services.intake.db import db
+from services.intake.programme.models import Call
+from services.intake.programme.service import open_call
+from shared.auth import bearer_token
+from shared.documents import DocumentStore
+from shared.web import ApiError
+
+bp = Blueprint("applications", __name__)
+DOCUMENT_KINDS = ("cv", "academic_proof", "language_certificate")
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def _store() -> DocumentStore:
+    return DocumentStore(_settings().documents_dir)
+
+
+def parse_application_part() -> dict:
+    """The `application` JSON part, as a form field or as a file part."""
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "multipart_required", "Send the application as multipart/form-data.")
+    raw = request.form.get("application")
+    if raw is None and "application" in request.files:
+        raw = request.files["application"].read().decode("utf-8", errors="replace")
+    if raw is None:
+        raise ApiError(422, "invalid_fields", "The `application` part is missing.",
+                       {"application": ["Missing data for required field."]})
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, "malformed_json", f"The `application` part is not valid JSON: {exc}.") from None
+    if not isinstance(payload, dict):
+        raise ApiError(422, "invalid_fields", "The `application` part must be a JSON object.",
+                       {"application": ["Must be an object."]})
+    return ApplicationSchema().load(payload)
+
+
+def parse_uploads() -> list[service.Upload]:
+    unknown = [name for name in request.files if name not in DOCUMENT_KINDS + ("application",)]
+    if unknown:
+        raise ApiError(422, "invalid_documents", "Unknown file parts.", {n: ["Unknown file part."] for n in unknown})
+    return [service.Upload(kind, request.files[kind].filename or kind, request.files[kind].read())
+            for kind in DOCUMENT_KINDS if kind in request.files]
+
+
+def _created(application, created: bool):
+    settings = _settings()
+    body = {
+        "reference": application.reference,
+        "status": application.status,
+        "status_url": f"{settings.intake_url}/api/v1/applications/{application.reference}",
+        "token": service.applicant_token(settings.secret_key, application.reference),
+    }
+    return body, 201, {"Idempotent-Replayed": "false" if created else "true"}
+
+
+@bp.post("/api/v1/applications")
+def submit():
+    payload = parse_application_part()
+    uploads = parse_uploads()
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > 200:
+        raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be at most 200 characters.")
+    session = db.session
+    call = open_call(session=session)
+    try:
+        application, created = service.submit_application(
+            session=session, call=call, payload=payload, uploads=uploads, idempotency_key=key, store=_store())
+        session.commit()
+    except IntegrityError:
+        # a concurrent request won the race: same key (replay) or same person (duplicate)
+        session.rollback()
+        if key is None:
+            raise ApiError(409, "duplicate_application", "An application for this person already exists.") from None
+        application, created = service.submit_application(
+            session=session, call=open_call(session=session), payload=payload, uploads=uploads,
+            idempotency_key=key, store=_store())
+    return _created(application, created)
+
+
+def _applicant_application(reference: str, *, lock: bool = False):
+    return service.find_for_applicant(session=db.session, reference=reference,
+                                      token=bearer_token(request.headers.get("Authorization")),
+                                      secret_key=_settings().secret_key, lock=lock)
+
+
+@bp.get("/api/v1/applications/<reference>")
+def status(reference: str):
+    return ApplicationStatusSchema().dump(_applicant_application(reference))
+
+
+@bp.post("/api/v1/applications/<reference>/documents")
+def add_documents(reference: str):
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "multipart_required", "Send the documents as multipart/form-data.")
+    application = _applicant_application(reference, lock=True)
+    service.add_documents(session=db.session, call=db.session.get(Call, application.call_id), application=application,
+                          uploads=parse_uploads(), store=_store())
+    db.session.commit()
+    return ApplicationStatusSchema().dump(application)
+
+
+@bp.post("/api/v1/applications/<reference>/withdraw")
+def withdraw(reference: str):
+    application = _applicant_application(reference, lock=True)
+    service.withdraw(session=db.session, application=application)
+    db.session.commit()
+    return ApplicationStatusSchema().dump(application)

@@ -1,0 +1,4 @@
+"""Every intake table, for the app and for Alembic."""
+from services.intake.applications.models import Application, Document, StatusChange  # noqa: F401
+from services.intake.db import INBOX, OUTBOX, Base  # noqa: F401
+from services.intake.programme.models import Call  # noqa: F401

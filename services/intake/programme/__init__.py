@@ -1,0 +1,1 @@
+"""The call for applications: dates, departments, documents and the eligibility rules."""

@@ -1,0 +1,49 @@
+"""The notify service: candidate emails on status changes, their delivery log, the embedded mailbox."""
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.celery import make_celery
+from shared.config import Settings
+from shared.web import instrument, ops_blueprint, register_error_handlers
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+RETRY_OVERDUE_EVERY = 60.0
+
+
+def mailbox_enabled(settings: Settings) -> bool:
+    """The mailbox shows the embedded catcher's folder, so only when mail goes to the local catcher."""
+    return settings.smtp_host in LOCAL_HOSTS
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the notify web app and its Celery app."""
+    from services.notify import models  # noqa: F401  (every model registered before use)
+    from services.notify.db import db
+    from services.notify.deliveries import tasks  # noqa: F401  (registers the Celery tasks)
+    from services.notify.deliveries.smtp import SmtpSender
+    from services.notify.deliveries.views import bp as deliveries_bp
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    db.init_app(app, settings.notify_database_url)
+    app.extensions["notify.sender"] = SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+
+    register_error_handlers(app)
+    instrument(app, "notify")
+    app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
+    app.register_blueprint(deliveries_bp)
+    if mailbox_enabled(settings):
+        from services.notify.mailbox.views import bp as mailbox_bp
+
+        app.register_blueprint(mailbox_bp)
+
+    celery = make_celery("notify", settings=settings, flask_app=app, default_queue=tasks.QUEUE)
+    celery.conf.task_routes = {"notify.*": {"queue": tasks.QUEUE}}
+    celery.conf.beat_schedule = {
+        "notify-retry-overdue": {"task": "notify.retry_overdue", "schedule": RETRY_OVERDUE_EVERY,
+                                 "options": {"queue": tasks.QUEUE}},
+    }
+    return app

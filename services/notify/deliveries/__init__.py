@@ -1,0 +1,1 @@
+"""Candidate emails: one delivery per status change, rendered from templates, sent over SMTP."""

@@ -1,0 +1,3 @@
+"""Every model of the notify service, so Alembic sees the whole schema."""
+from services.notify.db import INBOX, OUTBOX, Base  # noqa: F401
+from services.notify.deliveries.models import Delivery  # noqa: F401

@@ -1,0 +1,92 @@
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from services.intake.applications.models import Application
+from services.intake.db import OUTBOX
+from tests.factories import application_payload, multipart
+
+
+def submit(client, data):
+    return client.post("/api/v1/applications", data=data, content_type="multipart/form-data")
+
+
+def assert_nothing_stored(session, settings):
+    assert session.scalar(select(func.count()).select_from(Application)) == 0
+    assert session.scalar(select(func.count()).select_from(OUTBOX)) == 0
+    assert not (settings.documents_dir / "uploads").exists()
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.get_json()
+    body = response.get_json()
+    assert body["error"]["code"] == code and body["error"]["message"]
+    return body["error"]
+
+
+def test_missing_application_part(client, session, settings, pdf, proof):
+    data = multipart(cv=pdf, academic_proof=proof)
+    del data["application"]
+    error = assert_error(submit(client, data), 422, "invalid_fields")
+    assert "application" in error["fields"]
+    assert_nothing_stored(session, settings)
+
+
+def test_malformed_json(client, session, settings, pdf, proof):
+    data = multipart(cv=pdf, academic_proof=proof)
+    data["application"] = "{not json"
+    assert_error(submit(client, data), 400, "malformed_json")
+    assert_nothing_stored(session, settings)
+
+
+def test_invalid_fields_are_named_precisely(client, session, settings, pdf, proof):
+    payload = application_payload(email="nope", nationality="XX", departments=[], session="may", consent=False)
+    error = assert_error(submit(client, multipart(payload, cv=pdf, academic_proof=proof)), 422, "invalid_fields")
+    assert set(error["fields"]) == {"email", "nationality", "departments", "session", "consent"}
+    assert_nothing_stored(session, settings)
+
+
+def test_missing_file(client, session, settings, pdf):
+    error = assert_error(submit(client, multipart(cv=pdf)), 422, "invalid_documents")
+    assert "academic_proof" in error["fields"]
+    assert_nothing_stored(session, settings)
+
+
+@pytest.mark.parametrize("content", [b"GIF89a fake image", b"MZ\x90\x00 windows program", b"plain text"])
+def test_file_that_is_not_a_pdf(client, session, settings, pdf, content):
+    assert_error(submit(client, multipart(cv=pdf, academic_proof=content)), 415, "unsupported_media_type")
+    assert_nothing_stored(session, settings)
+
+
+def test_broken_pdf(client, session, settings, pdf):
+    assert_error(submit(client, multipart(cv=pdf, academic_proof=b"%PDF-1.7\n garbage")), 422, "invalid_documents")
+    assert_nothing_stored(session, settings)
+
+
+def test_motivation_outside_word_range(client, session, settings, pdf, proof):
+    error = assert_error(submit(client, multipart(application_payload(motivation="Too short."), cv=pdf,
+                                                  academic_proof=proof)), 422, "invalid_fields")
+    assert "motivation" in error["fields"]
+    assert_nothing_stored(session, settings)
+
+
+def test_not_multipart(client, session, settings):
+    response = client.post("/api/v1/applications", json=application_payload())
+    assert_error(response, 415, "multipart_required")
+
+
+def test_wrong_token_and_unknown_reference_look_the_same(client, pdf, proof):
+    body = submit(client, multipart(cv=pdf, academic_proof=proof)).get_json()
+    wrong = client.get(f"/api/v1/applications/{body['reference']}", headers={"Authorization": "Bearer x" * 1})
+    unknown = client.get("/api/v1/applications/NIP27-AAAA-AAAA", headers={"Authorization": f"Bearer {body['token']}"})
+    assert_error(wrong, 404, "not_found")
+    assert_error(unknown, 404, "not_found")
+    assert_error(client.get(f"/api/v1/applications/{body['reference']}"), 401, "unauthorized")
+
+
+def test_unknown_file_part(client, session, settings, pdf, proof):
+    data = multipart(cv=pdf, academic_proof=proof)
+    data["virus"] = (io.BytesIO(pdf), "x.pdf")
+    assert_error(submit(client, data), 422, "invalid_documents")
+    assert_nothing_stored(session, settings)

@@ -1,0 +1,74 @@
+import io
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from services.intake.applications.models import Application
+from services.intake.applications.tasks import check_application
+from services.intake.dossier.render import SafeFetcher, html_to_pdf
+from services.intake.dossier.tasks import render_dossier_task
+from tests.factories import application_payload, make_docx, multipart
+
+
+def submit(client, data):
+    return client.post("/api/v1/applications", data=data, content_type="multipart/form-data").get_json()
+
+
+def rendered(session, settings, reference):
+    application = session.scalars(select(Application).where(Application.reference == reference)).one()
+    return application, PdfReader(io.BytesIO((settings.documents_dir / application.dossier_key).read_bytes()))
+
+
+def test_dossier_has_summary_then_every_uploaded_page(client, session, settings, pdf, proof):
+    reference = submit(client, multipart(cv=pdf, academic_proof=proof))["reference"]
+    check_application.run(reference)
+    render_dossier_task.run(reference)
+    application, reader = rendered(session, settings, reference)
+    summary_pages = len(reader.pages) - 3
+    assert summary_pages >= 1 and application.dossier_pages == len(reader.pages)
+    first = reader.pages[0].extract_text()
+    assert reference in first and "Ana Popescu" in first and "Political science" in first
+    assert "Curriculum vitae" in reader.pages[summary_pages].extract_text()
+    assert "Certificate of enrolment" in reader.pages[-1].extract_text()
+    total = len(reader.pages)
+    assert f"page {total} of {total}" in reader.pages[-1].extract_text()
+    assert [o.title for o in reader.outline if not isinstance(o, list)] == ["Summary", "Curriculum vitae", "Proof of studies or degree"]
+
+
+def test_rendering_twice_keeps_one_dossier_key(client, session, settings, pdf, proof):
+    reference = submit(client, multipart(cv=pdf, academic_proof=proof))["reference"]
+    check_application.run(reference)
+    assert render_dossier_task.run(reference) == render_dossier_task.run(reference)
+    assert len(list((settings.documents_dir / "dossiers").iterdir())) == 1
+
+
+def test_docx_cv_is_listed_not_appended(client, session, settings, proof):
+    data = multipart(academic_proof=proof)
+    data["cv"] = (io.BytesIO(make_docx()), "cv.docx")
+    reference = submit(client, data)["reference"]
+    check_application.run(reference)
+    render_dossier_task.run(reference)
+    _, reader = rendered(session, settings, reference)
+    assert "Word document, available separately" in "".join(p.extract_text() for p in reader.pages)
+    assert [o.title for o in reader.outline if not isinstance(o, list)] == ["Summary", "Proof of studies or degree"]
+
+
+def test_applicant_text_is_escaped_not_rendered_as_html(client, session, settings, pdf, proof):
+    payload = application_payload(given_name='<img src="http://127.0.0.1:9/x">Eve', email="eve@example.org")
+    reference = submit(client, multipart(payload, cv=pdf, academic_proof=proof))["reference"]
+    check_application.run(reference)
+    render_dossier_task.run(reference)
+    _, reader = rendered(session, settings, reference)
+    assert '<img src="http://127.0.0.1:9/x">Eve' in reader.pages[0].extract_text().replace("\n", "")
+
+
+def test_fetcher_refuses_files_and_network():
+    fetcher = SafeFetcher()
+    for url in ("file:///etc/passwd", "http://127.0.0.1:9/", "https://example.org/x.css"):
+        try:
+            fetcher.fetch(url)
+        except ValueError:
+            continue
+        raise AssertionError(f"{url} was fetched")
+    html = '<link rel="stylesheet" href="file:///etc/passwd"><img src="file:///etc/hostname"><p>ok</p>'
+    assert PdfReader(io.BytesIO(html_to_pdf(html))).pages[0].extract_text().strip() == "ok"

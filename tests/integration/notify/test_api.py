@@ -1,0 +1,96 @@
+"""`GET /api/v1/notifications`: the delivery log staff can read."""
+from datetime import timedelta
+
+import pytest
+
+from services.notify.db import db
+from services.notify.deliveries.models import Delivery
+from services.notify.deliveries.tasks import handle_event
+from shared.auth import StaffIdentity, issue_staff_token
+from shared.db import utcnow
+
+ROW_FIELDS = {"event_id", "reference", "template", "recipient", "language", "state", "attempts", "last_error",
+              "created_at", "sent_at"}
+
+
+@pytest.fixture
+def three_emails(app, mail_server, status_changed):
+    """Three status changes, sent one minute apart: two for one application, one for another."""
+    events = [status_changed(reference="NIP27-AAAA01", new="submitted"),
+              status_changed(reference="NIP27-BBBB02", new="submitted", language="fr"),
+              status_changed(reference="NIP27-AAAA01", new="under_review", old="checking")]
+    start = utcnow() - timedelta(minutes=10)
+    for minute, event in enumerate(events):
+        handle_event.run(event)
+        db.session.query(Delivery).filter_by(event_id=event["id"]).update(
+            {"created_at": start + timedelta(minutes=minute)})
+    db.session.commit()
+    return events
+
+
+def test_log_needs_a_staff_token(client):
+    response = client.get("/api/v1/notifications")
+
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("authorization", [
+    "Bearer not-a-token",
+    "Basic b2ZmaWNlOnNlY3JldA==",
+    "Bearer " + issue_staff_token("another-secret", StaffIdentity(1, "x@example.org", "admin", ())),
+])
+def test_log_refuses_forged_or_foreign_tokens(client, authorization):
+    response = client.get("/api/v1/notifications", headers={"Authorization": authorization})
+
+    assert response.status_code == 401
+    assert set(response.json["error"]) == {"code", "message", "fields"}
+
+
+def test_log_lists_every_email_newest_first(client, staff_headers, three_emails):
+    response = client.get("/api/v1/notifications", headers=staff_headers)
+
+    assert response.status_code == 200
+    body = response.json
+    assert (body["page"], body["per_page"], body["total"]) == (1, 20, 3)
+    assert [row["event_id"] for row in body["items"]] == [e["id"] for e in reversed(three_emails)]
+    newest = body["items"][0]
+    assert set(newest) == ROW_FIELDS
+    assert newest["template"] == "under_review/en"
+    assert newest["recipient"] == "zoe.lefevre@example.org"
+    assert (newest["state"], newest["attempts"], newest["last_error"]) == ("sent", 1, None)
+    assert newest["sent_at"] is not None
+    assert body["items"][1]["language"] == "fr"
+
+
+def test_log_filters_by_reference(client, staff_headers, three_emails):
+    response = client.get("/api/v1/notifications?reference=NIP27-AAAA01", headers=staff_headers)
+
+    assert response.json["total"] == 2
+    assert {row["reference"] for row in response.json["items"]} == {"NIP27-AAAA01"}
+    assert [row["template"] for row in response.json["items"]] == ["under_review/en", "submitted/en"]
+
+
+def test_log_is_paginated(client, staff_headers, three_emails):
+    first = client.get("/api/v1/notifications?per_page=2", headers=staff_headers).json
+    second = client.get("/api/v1/notifications?per_page=2&page=2", headers=staff_headers).json
+
+    assert [len(first["items"]), len(second["items"])] == [2, 1]
+    assert (second["page"], second["per_page"], second["total"]) == (2, 2, 3)
+    assert second["items"][0]["event_id"] == three_emails[0]["id"]
+
+
+@pytest.mark.parametrize("query, field", [("per_page=101", "per_page"), ("page=0", "page"),
+                                          ("page=two", "page")])
+def test_log_rejects_bad_paging_with_a_precise_error(client, staff_headers, query, field):
+    response = client.get(f"/api/v1/notifications?{query}", headers=staff_headers)
+
+    assert response.status_code == 422
+    assert field in response.json["error"]["fields"]
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json["checks"]["database"] == "ok"
+    assert b"http_requests_total" in client.get("/metrics").data

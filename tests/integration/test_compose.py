@@ -1,0 +1,219 @@
+"""The docker compose stack: it validates, and every process it starts points at code and settings that exist."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.config import Settings
+from shared.events import SUBSCRIBERS
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+REQUIRED_ENV = {
+    "SECRET_KEY": "compose-test-secret",
+    "ADMIN_EMAIL": "admin@example.org",
+    "ADMIN_PASSWORD": "compose-test-password",
+}
+WEB_PORTS = {"intake": 5001, "review": 5002, "notify": 5003}
+# which service databases each process works on
+DATABASES = {
+    "migrate": ("intake", "review", "notify"),
+    "relay": ("intake", "review", "notify"),
+    "intake": ("intake",),
+    "worker-checks": ("intake",),
+    "worker-render": ("intake",),
+    "beat": ("intake",),
+    "review": ("review",),
+    "worker-review": ("review",),
+    "notify": ("notify",),
+    "worker-notify": ("notify",),
+}
+APP_SERVICES = sorted(DATABASES)
+READS_DOCUMENTS = ["intake", "review", "worker-checks", "worker-render"]
+
+
+def docker_compose(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("the docker-compose binary is not installed (apt-get install -y docker-compose)")
+    env_file = tmp_path / "empty.env"  # so a developer's .env cannot change the outcome
+    env_file.write_text("")
+    return subprocess.run(
+        [binary, "--file", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    """The compose file as written (YAML anchors and merge keys resolved, variables not)."""
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture
+def resolved(tmp_path) -> dict:
+    """The compose file as docker-compose interpolates it with only the required settings."""
+    result = docker_compose("config", env=REQUIRED_ENV, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def command_words(service: dict) -> list[str]:
+    command = service["command"]
+    words = shlex.split(command) if isinstance(command, str) else list(command)
+    # `sh -c "a && b"`: the modules are inside the script
+    return [w for word in words for w in shlex.split(word)]
+
+
+def modules_run_by(service: dict) -> list[tuple[str, bool]]:
+    """(module, run as main) for `celery -A x`, `python -m x` and gunicorn `x:create_app()`."""
+    words = command_words(service)
+    modules = [(words[i + 1], word == "-m") for i, word in enumerate(words[:-1]) if word in ("-A", "-m")]
+    modules += [(word.split(":")[0], False) for word in words if word.endswith(":create_app()")]
+    return list(dict.fromkeys(modules))
+
+
+def importable(module: str, *, run_as_main: bool) -> bool:
+    """True when `module` resolves to real code (a bare folder is a namespace package: nothing to run)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return False
+    if run_as_main and spec.submodule_search_locations is not None:
+        return importable(f"{module}.__main__", run_as_main=False)
+    return True
+
+
+def option(words: list[str], name: str) -> str | None:
+    return words[words.index(name) + 1] if name in words else None
+
+
+def test_compose_validates_with_only_the_documented_required_settings(tmp_path):
+    result = docker_compose("config", "-q", env=REQUIRED_ENV, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_ENV))
+def test_compose_refuses_to_start_without_a_required_setting(missing, tmp_path):
+    env = {name: value for name, value in REQUIRED_ENV.items() if name != missing}
+
+    result = docker_compose("config", "-q", env=env, tmp_path=tmp_path)
+
+    assert result.returncode != 0
+    assert f"set {missing}" in result.stderr
+
+
+def test_every_process_the_architecture_names_is_a_service(compose):
+    assert set(compose["services"]) == set(APP_SERVICES) | {"postgres", "redis", "mailpit"}
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_every_module_a_service_runs_is_importable(compose, name):
+    modules = modules_run_by(compose["services"][name])
+    assert modules, f"{name} runs no python module"
+    missing = []
+    for module, run_as_main in modules:
+        try:
+            found = importable(module, run_as_main=run_as_main)
+        except Exception as error:  # a parent package that is absent or does not import
+            found, module = False, f"{module} ({type(error).__name__}: {error})"
+        if not found:
+            missing.append(module)
+    assert not missing, f"{name} runs modules that cannot be imported: {missing}"
+
+
+def test_the_image_runs_the_intake_web_app_by_default():
+    cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "deploy" / "Dockerfile").read_text(), re.M)
+
+    assert cmd and "services.intake:create_app()" in yaml.safe_load(cmd.group(1))
+
+
+def test_every_queue_an_event_or_task_is_routed_to_has_a_worker(compose):
+    consumed = set()
+    for name, service in compose["services"].items():
+        words = command_words(service) if "command" in service else []
+        if "celery" in words and "worker" in words:
+            consumed |= set(option(words, "-Q").split(","))
+    routed = {route.queue for routes in SUBSCRIBERS.values() for route in routes}
+
+    assert routed | {"intake.checks", "intake.render"} <= consumed
+
+
+def test_render_worker_takes_one_slow_pdf_at_a_time_and_recycles_children(compose):
+    words = command_words(compose["services"]["worker-render"])
+
+    assert option(words, "-Q") == "intake.render"
+    assert option(words, "--prefetch-multiplier") == "1"
+    assert option(words, "--max-tasks-per-child") is not None
+
+
+def test_redis_keeps_queued_tasks_across_restarts_and_memory_pressure(compose):
+    words = command_words(compose["services"]["redis"])
+
+    assert option(words, "--appendonly") == "yes"
+    assert option(words, "--maxmemory-policy") == "noeviction"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_process_loads_settings_for_its_own_postgres_database(resolved, name, monkeypatch):
+    service = resolved["services"][name]
+    environment = {key: str(value) for key, value in service["environment"].items()}
+    read = set()
+
+    class RecordingEnviron(dict):
+        def get(self, key, default=None):
+            read.add(key)
+            return super().get(key, default)
+
+    monkeypatch.setattr(os, "environ", RecordingEnviron(environment))
+    settings = Settings.from_env()
+    monkeypatch.undo()
+
+    created = re.findall(r"CREATE DATABASE (\w+)", (ROOT / "deploy/postgres/init.sql").read_text())
+    for database in DATABASES[name]:
+        assert database in created
+        assert settings.database_url(database) == f"postgresql+psycopg://nip:nip@postgres:5432/{database}"
+    assert settings.broker_url == "redis://redis:6379/0"
+    assert settings.secret_key == REQUIRED_ENV["SECRET_KEY"]
+    assert (settings.smtp_host, settings.smtp_port) == ("mailpit", 1025)
+    assert str(settings.documents_dir) == "/data/documents"
+    assert settings.admin_email == REQUIRED_ENV["ADMIN_EMAIL"]
+    assert not set(environment) - read, "compose sets variables the application never reads"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_long_running_processes_wait_for_migrations_and_restart(compose, name):
+    service = compose["services"][name]
+    if name == "migrate":
+        assert service["restart"] == "no"
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        return
+    assert service["restart"] == "unless-stopped"
+    assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", sorted(WEB_PORTS))
+def test_web_apps_are_published_and_health_checked_on_their_port(compose, name):
+    service = compose["services"][name]
+    port = WEB_PORTS[name]
+
+    assert option(command_words(service), "--bind") == f"0.0.0.0:{port}"
+    assert f"{port}:{port}" in service["ports"]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(service["healthcheck"]["test"])
+
+
+def test_processes_that_read_documents_share_one_volume(compose):
+    for name in READS_DOCUMENTS:
+        assert "documents:/data/documents" in compose["services"][name]["volumes"], name

@@ -1,0 +1,93 @@
+"""Email templates: every candidate-visible status, in English and French."""
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+
+from services.notify.deliveries.rendering import MissingTemplate, render_email
+from services.notify.deliveries.smtp import build_message
+
+STATUSES = ["submitted", "under_review", "incomplete", "ineligible", "shortlisted", "reserve", "rejected",
+            "withdrawn"]
+REFERENCE = "NIP27-7QK4M2"
+
+
+def context(**overrides):
+    values = {"name": "Zoé Lefèvre", "reference": REFERENCE, "reason": None,
+              "status_url": f"http://intake.test/status/{REFERENCE}"}
+    return {**values, **overrides}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("status", STATUSES)
+def test_every_email_names_the_reference_in_subject_and_both_bodies(status, language):
+    email = render_email(status=status, language=language, context=context())
+    assert REFERENCE in email.subject
+    assert REFERENCE in email.text
+    assert REFERENCE in email.html
+    assert "Zoé Lefèvre" in email.text
+    assert f"http://intake.test/status/{REFERENCE}" in email.text
+    assert f'href="http://intake.test/status/{REFERENCE}"' in email.html
+    assert "\n" not in email.subject
+    assert "{{" not in email.text + email.html
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_french_emails_are_written_in_french(status):
+    french = render_email(status=status, language="fr", context=context())
+    english = render_email(status=status, language="en", context=context())
+    assert french.subject != english.subject
+    assert "candidature" in french.subject
+    assert "Bonjour Zoé Lefèvre," in french.text
+    assert "Votre référence" in french.text
+    assert 'lang="fr"' in french.html
+    assert "Dear Zoé Lefèvre," in english.text
+
+
+def test_incomplete_email_explains_what_is_missing():
+    email = render_email(status="incomplete", language="en",
+                         context=context(reason="The proof of studies could not be read."))
+    assert "What we found: The proof of studies could not be read." in email.text
+    assert "The proof of studies could not be read." in email.html
+
+
+def test_no_reason_leaves_no_empty_reason_line():
+    email = render_email(status="ineligible", language="fr", context=context())
+    assert "Motif" not in email.text
+    assert "Motif" not in email.html
+
+
+def test_html_body_escapes_candidate_data_but_text_body_keeps_it_verbatim():
+    email = render_email(status="submitted", language="en", context=context(name='<b>Tom & "Jerry"</b>'))
+    assert "&lt;b&gt;Tom &amp;" in email.html
+    assert "<b>Tom" not in email.html
+    assert 'Dear <b>Tom & "Jerry"</b>,' in email.text
+
+
+@pytest.mark.parametrize("status, language", [("checking", "en"), ("submitted", "de"), ("../submitted", "en")])
+def test_missing_template_is_a_clear_error(status, language):
+    with pytest.raises(MissingTemplate) as raised:
+        render_email(status=status, language=language, context=context())
+    message = str(raised.value)
+    assert repr(status) in message and repr(language) in message
+    assert "subject.txt" in message
+
+
+def test_missing_placeholder_value_is_an_error_not_a_blank():
+    with pytest.raises(Exception, match="status_url"):
+        render_email(status="submitted", language="en",
+                     context={"name": "A", "reference": REFERENCE, "reason": None})
+
+
+def test_message_has_text_and_html_alternatives_and_a_message_id_from_the_event():
+    email = render_email(status="shortlisted", language="fr", context=context())
+    message = build_message(sender="NIP <internships@example.org>", recipient="zoe@example.org",
+                            subject=email.subject, text=email.text, html=email.html,
+                            event_id="3f0c3c9e-1111-4222-8333-444455556666", reference=REFERENCE)
+    parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert parsed["Message-ID"] == "<notify.3f0c3c9e-1111-4222-8333-444455556666@example.org>"
+    assert parsed["Subject"] == email.subject
+    assert parsed["To"] == "zoe@example.org"
+    assert "présélectionnée" in parsed.get_body(("plain",)).get_content()
+    assert "présélectionnée" in parsed.get_body(("html",)).get_content()
