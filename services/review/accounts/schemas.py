@@ -1,0 +1,26 @@
+"""Request and response shapes of the accounts API."""
+from marshmallow import Schema, fields, validate
+
+from services.review.accounts.models import ROLES
+from services.review.departments import DEPARTMENT_CODES
+
+
+class TokenRequest(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class NewUser(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, validate=validate.Length(min=12, max=1024))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    departments = fields.List(fields.String(validate=validate.OneOf(DEPARTMENT_CODES)), load_default=list)
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    email = fields.String()
+    role = fields.String()
+    departments = fields.List(fields.String())
+    active = fields.Boolean()
+    created_at = fields.AwareDateTime()

@@ -1,0 +1,74 @@
+"""The read model of applications, built from intake's events."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from services.review.db import Base
+from shared.db import utcnow
+
+STATUSES = ("submitted", "under_review", "incomplete", "ineligible",
+            "shortlisted", "reserve", "rejected", "withdrawn")
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str | None] = mapped_column(String(20), index=True)
+    # occurred_at of the last applied status change; older events arriving late are ignored
+    status_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None] = mapped_column(index=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    given_name: Mapped[str | None] = mapped_column(String(150))
+    family_name: Mapped[str | None] = mapped_column(String(150))
+    email: Mapped[str | None] = mapped_column(String(254))
+    nationality: Mapped[str | None] = mapped_column(String(2))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    correspondence_language: Mapped[str | None] = mapped_column(String(2))
+    session: Mapped[str | None] = mapped_column(String(16))
+    education: Mapped[dict | None]
+    languages: Mapped[dict | None]
+    eligible: Mapped[bool | None]
+    complete: Mapped[bool | None]
+    problems: Mapped[list] = mapped_column(default=list)
+    checked_at: Mapped[datetime | None]
+    dossier_key: Mapped[str | None] = mapped_column(String(255))
+    dossier_pages: Mapped[int | None]
+    dossier_sha256: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    departments: Mapped[list[ApplicationDepartment]] = relationship(
+        order_by="ApplicationDepartment.rank", cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def department_codes(self) -> list[str]:
+        return [d.department for d in self.departments]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or "(name not yet known)"
+
+    @property
+    def dossier_ready(self) -> bool:
+        return self.dossier_key is not None
+
+
+class ApplicationDepartment(Base):
+    """One of the departments an applicant ranked, for scoping and filtering."""
+
+    __tablename__ = "application_departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(
+        String(32), ForeignKey("applications.reference", ondelete="CASCADE"))
+    department: Mapped[str] = mapped_column(String(16))
+    rank: Mapped[int]
+
+    __table_args__ = (
+        UniqueConstraint("reference", "department", name="uq_application_departments_reference_department"),
+        Index("ix_application_departments_department", "department", "reference"),
+    )

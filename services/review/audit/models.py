@@ -1,0 +1,21 @@
+"""The audit log: who did what to which application."""
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.review.db import Base
+from shared.db import utcnow
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_audit_entries_reference_at", "reference", "at"),)

@@ -1,0 +1,26 @@
+"""Decisions: recorded (revisable), then released to intake."""
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.review.db import Base
+from shared.db import utcnow
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(254))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(index=True)
+    released_by: Mapped[str | None] = mapped_column(String(254))
+
+    @property
+    def released(self) -> bool:
+        return self.released_at is not None

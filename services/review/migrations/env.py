@@ -1,0 +1,4 @@
+from services.review.models import Base
+from shared.migrate import run_migrations
+
+run_migrations(Base.metadata)

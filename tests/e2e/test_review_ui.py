@@ -1,0 +1,93 @@
+"""A reviewer's day in a real browser: sign in, find the application, record a decision."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import threading
+from datetime import date, timedelta
+
+import pytest
+from werkzeug.serving import make_server
+
+from services.review import create_app
+from services.review.applications.tasks import handle_event
+from shared.db import utcnow
+from shared.events import make_event
+from tests.conftest import migrated_database
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ADMIN, PASSWORD = "office@example.org", "a long enough password"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def seed_under_review(reference: str) -> None:
+    submitted_at = utcnow() - timedelta(hours=1)
+    handle_event(make_event("application.submitted", {
+        "reference": reference, "departments": ["it", "polsci"], "submitted_at": submitted_at,
+        "applicant": {"given_name": "Ingrid", "family_name": "Halvorsen", "nationality": "NO",
+                      "date_of_birth": date(2001, 3, 9), "session": "march",
+                      "education": {"institution": "University of Oslo", "degree_level": "master",
+                                    "field_of_study": "Informatics", "status": "enrolled", "year_of_study": 4},
+                      "languages": {"en": "C2", "fr": "B2"}, "correspondence_language": "en"}},
+        producer="intake"))
+    handle_event(make_event("application.status_changed", {
+        "reference": reference, "old": "checking", "new": "under_review", "reason": None,
+        "email": "ingrid@example.org", "name": "Ingrid Halvorsen", "language": "en"}, producer="intake"))
+
+
+@pytest.fixture
+def review_server(settings):
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    url = migrated_database("review", "_e2e")
+    app = create_app(dataclasses.replace(settings, review_database_url=url, admin_email=ADMIN,
+                                         admin_password=PASSWORD))
+    seed_under_review("NIP27-E2E1")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_reviewer_signs_in_and_shortlists_an_application(review_server):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{review_server}/applications")
+            assert "/login" in page.url
+
+            page.get_by_label("Email").fill(ADMIN)
+            page.get_by_label("Password").fill("not the password")
+            page.get_by_role("button", name="Sign in").click()
+            playwright_api.expect(page.get_by_role("alert")).to_contain_text("Email or password is incorrect.")
+
+            page.get_by_label("Email").fill(ADMIN)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            playwright_api.expect(page.get_by_role("heading", name="Applications")).to_be_visible()
+            row = page.get_by_role("row").filter(has_text="NIP27-E2E1")
+            playwright_api.expect(row).to_contain_text("Ingrid Halvorsen")
+            playwright_api.expect(row).to_contain_text("under review")
+
+            row.get_by_role("link", name="NIP27-E2E1").click()
+            playwright_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Ingrid Halvorsen")
+            playwright_api.expect(page.locator("#current-decision")).to_have_text("No decision recorded.")
+
+            page.get_by_label("Shortlisted").check()
+            page.get_by_label("Reason").select_option("strong_profile")
+            page.get_by_role("button", name="Record the decision").click()
+
+            playwright_api.expect(page.get_by_role("status")).to_contain_text("Decision recorded: shortlisted")
+            playwright_api.expect(page.locator("#current-decision")).to_contain_text("Recorded: shortlisted")
+            playwright_api.expect(page.get_by_role("link", name="Release the decision…")).to_be_visible()
+        finally:
+            browser.close()

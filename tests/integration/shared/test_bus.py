@@ -1,0 +1,121 @@
+"""The event bus against real PostgreSQL and Redis: outbox, relay, inbox."""
+import dataclasses
+import json
+
+import pytest
+from kombu import Connection
+from sqlalchemy import MetaData, func, select
+from sqlalchemy.orm import Session
+
+from shared.bus import consume, inbox_table, outbox_table, publish_event
+from shared.bus.relay import relay_once
+from shared.celery import make_celery
+from shared.db import make_engine
+from shared.events import make_event
+from tests.conftest import fresh_database
+
+BROKER = "redis://127.0.0.1:6379/13"
+METADATA = MetaData()
+OUTBOX, INBOX = outbox_table(METADATA), inbox_table(METADATA)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = make_engine(fresh_database("nip_test_bus"))
+    METADATA.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with Session(engine) as session:
+        yield session
+        session.rollback()
+    with engine.begin() as conn:
+        conn.execute(OUTBOX.delete())
+        conn.execute(INBOX.delete())
+
+
+@pytest.fixture
+def broker():
+    with Connection(BROKER) as conn:
+        conn.default_channel.client.flushdb()
+        yield conn
+
+
+def celery_for(settings, url):
+    return make_celery("test", settings=dataclasses.replace(settings, broker_url=url))
+
+
+def drain(conn, queue: str) -> list[dict]:
+    bodies = []
+    simple = conn.SimpleQueue(queue)
+    while True:
+        try:
+            message = simple.get(block=True, timeout=0.5)
+        except simple.Empty:
+            break
+        bodies.append({"task": message.headers["task"], "args": message.decode()[0]})
+        message.ack()
+    simple.close()
+    return bodies
+
+
+def checked_event(reference="NIP27-AAAA-BBBB"):
+    return make_event("application.checked", {"reference": reference, "eligible": True, "complete": True,
+                                              "problems": []}, producer="intake")
+
+
+def test_committed_event_reaches_each_subscriber_queue(session, broker, settings, engine):
+    event = make_event("application.status_changed", {
+        "reference": "NIP27-AAAA-BBBB", "old": "checking", "new": "under_review", "reason": None,
+        "email": "a@example.org", "name": "A B", "language": "en"}, producer="intake")
+    publish_event(session=session, outbox=OUTBOX, event=event)
+    session.commit()
+    assert relay_once(engine, celery_for(settings, BROKER)) == 2
+    assert relay_once(engine, celery_for(settings, BROKER)) == 0  # marked sent
+    assert drain(broker, "review.events") == [{"task": "review.handle_event", "args": [event]}]
+    assert drain(broker, "notify.email") == [{"task": "notify.handle_event", "args": [event]}]
+
+
+def test_rolled_back_transaction_publishes_nothing(session, broker, settings, engine):
+    publish_event(session=session, outbox=OUTBOX, event=checked_event())
+    session.rollback()
+    assert relay_once(engine, celery_for(settings, BROKER)) == 0
+    assert drain(broker, "review.events") == []
+
+
+def test_broker_down_at_relay_time_loses_nothing(session, broker, settings, engine):
+    publish_event(session=session, outbox=OUTBOX, event=checked_event())
+    session.commit()
+    down = celery_for(settings, "redis://127.0.0.1:1/0")
+    down.conf.broker_connection_max_retries = 0
+    down.conf.broker_transport_options = {"max_retries": 0}
+    with pytest.raises(Exception):
+        relay_once(engine, down)
+    assert session.scalar(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.sent_at.is_(None))) == 1
+    assert relay_once(engine, celery_for(settings, BROKER)) == 1
+    assert len(drain(broker, "review.events")) == 1
+
+
+def test_redelivered_event_changes_nothing(session):
+    applied = []
+    event = checked_event()
+    handlers = {"application.checked": lambda *, session, event: applied.append(event["id"])}
+    assert consume(session=session, inbox=INBOX, envelope=event, handlers=handlers) is True
+    assert consume(session=session, inbox=INBOX, envelope=json.loads(json.dumps(event)), handlers=handlers) is False
+    assert applied == [event["id"]]
+
+
+def test_failed_effect_leaves_the_event_unhandled(session):
+    event = checked_event()
+
+    def broken(*, session, event):
+        raise RuntimeError("database hiccup")
+
+    with pytest.raises(RuntimeError):
+        consume(session=session, inbox=INBOX, envelope=event, handlers={"application.checked": broken})
+    assert session.scalar(select(func.count()).select_from(INBOX)) == 0
+    assert consume(session=session, inbox=INBOX, envelope=event,
+                   handlers={"application.checked": lambda **_: None}) is True
