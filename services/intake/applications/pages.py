@@ -6,6 +6,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.applications import service
+from services.intake.applications.checks import PROGRAMME_TZ
 from services.intake.applications.schemas import DEPARTMENT_CODES, ApplicationSchema
 from services.intake.applications.views import DOCUMENT_KINDS
 from services.intake.db import db
@@ -14,6 +15,16 @@ from shared.documents import DocumentStore
 from shared.web import ApiError, error_response, wants_json
 
 bp = Blueprint("pages", __name__)
+
+STATUS_LABELS = {
+    "en": {"draft": "draft", "submitted": "received", "checking": "being checked", "under_review": "under review",
+           "incomplete": "incomplete: documents needed", "ineligible": "not eligible", "shortlisted": "shortlisted",
+           "reserve": "on the reserve list", "rejected": "not selected", "withdrawn": "withdrawn"},
+    "fr": {"draft": "brouillon", "submitted": "reçue", "checking": "en cours de vérification",
+           "under_review": "en cours d'examen", "incomplete": "incomplète : documents à fournir",
+           "ineligible": "non éligible", "shortlisted": "présélectionnée", "reserve": "sur liste de réserve",
+           "rejected": "non retenue", "withdrawn": "retirée"},
+}
 
 TEXT = {
     "en": {"title": "Apply", "status": "Application status", "submit": "Submit my application",
@@ -28,6 +39,18 @@ def _lang() -> str:
     if lang not in TEXT:
         lang = request.accept_languages.best_match(["en", "fr"]) or "en"
     return lang
+
+
+@bp.app_template_global()
+def other_language_url() -> str:
+    """This page in the other language, keeping its query (a status page's key)."""
+    args = {**request.args, "lang": TEXT[_lang()]["other_lang"]}
+    return url_for(request.endpoint or "pages.apply", **(request.view_args or {}), **args)
+
+
+@bp.app_template_filter()
+def brussels(moment) -> str:
+    return moment.astimezone(PROGRAMME_TZ).strftime("%Y-%m-%d %H:%M (Brussels time)")
 
 
 def error_page(exc):
@@ -81,11 +104,14 @@ def apply():
 @bp.get("/status/<reference>")
 def status(reference: str):
     lang = _lang()
+    if not request.args.get("token"):
+        # the link in our emails carries no secret: ask for the key given at submission
+        return render_template("status_key.html", reference=reference, lang=lang, t=TEXT[lang])
     application = service.find_for_applicant(session=db.session, reference=reference,
                                              token=request.args.get("token"),
                                              secret_key=current_app.config["SETTINGS"].secret_key)
     return render_template("status.html", application=application, lang=lang, t=TEXT[lang],
-                           new=request.args.get("new") == "1")
+                           labels=STATUS_LABELS[lang], new=request.args.get("new") == "1")
 
 
 @bp.get("/")
