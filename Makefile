@@ -6,7 +6,7 @@ VAR_DIR ?= $(CURDIR)/var
 ADMIN_EMAIL ?= admin@example.org
 export VAR_DIR ADMIN_EMAIL
 
-.PHONY: install migrate seed run test test-unit test-integration test-e2e bench clean
+.PHONY: install migrate seed run test test-unit test-integration test-e2e clean
 
 $(INSTALLED): pyproject.toml
 	python3 -m venv $(VENV)
@@ -50,8 +50,6 @@ test-integration: install
 test-e2e: install
 	$(PY) -m pytest -q tests/e2e
 
-bench: install
-	$(PY) -m bench
 
 clean:
 	rm -rf $(VAR_DIR)
