@@ -5,6 +5,7 @@ from flask import Flask
 
 from shared.celery import make_celery
 from shared.config import Settings
+from shared.logging import configure_logging
 from shared.web import instrument, ops_blueprint, register_error_handlers
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from services.notify.deliveries.views import bp as deliveries_bp
 
     settings = settings or Settings.from_env()
+    configure_logging("notify")
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key

@@ -1,7 +1,5 @@
 """The notify Celery worker: `celery -A services.notify.worker worker -Q notify.email`."""
 from services.notify import create_app
-from shared.logging import configure_logging
 
-configure_logging("notify-worker")
 flask_app = create_app()
 celery = flask_app.extensions["celery"]

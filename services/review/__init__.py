@@ -14,6 +14,7 @@ from services.review.db import db
 from services.review.departments import DEPARTMENTS
 from shared.celery import make_celery
 from shared.config import Settings
+from shared.logging import configure_logging
 from shared.web import instrument, ops_blueprint, register_error_handlers
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def _html_error(exc):
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the review web app (and its Celery app) from `settings`."""
     settings = settings or Settings.from_env()
+    configure_logging("review")
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,

@@ -1,7 +1,5 @@
 """Celery entry point: `celery -A services.review.worker worker -Q review.events`."""
 from services.review import create_app
-from shared.logging import configure_logging
 
-configure_logging("review-worker")
 flask_app = create_app()
 celery = flask_app.extensions["celery"]
