@@ -90,3 +90,15 @@ def test_unknown_file_part(client, session, settings, pdf, proof):
     data["virus"] = (io.BytesIO(pdf), "x.pdf")
     assert_error(submit(client, data), 422, "invalid_documents")
     assert_nothing_stored(session, settings)
+
+
+def test_request_over_the_size_limit(client, session, settings, pdf):
+    huge = b"%PDF-1.7\n" + b"0" * (26 * 1024 * 1024)
+    assert_error(submit(client, multipart(cv=pdf, academic_proof=huge)), 413, "request_entity_too_large")
+    assert_nothing_stored(session, settings)
+
+
+def test_document_over_its_own_limit(client, session, settings, pdf):
+    big = b"%PDF-1.7\n" + b"0" * (11 * 1024 * 1024)
+    assert_error(submit(client, multipart(cv=pdf, academic_proof=big)), 413, "document_too_large")
+    assert_nothing_stored(session, settings)

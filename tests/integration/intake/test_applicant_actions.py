@@ -1,0 +1,50 @@
+import io
+
+from services.intake.applications.tasks import check_application
+from tests.factories import make_pdf, multipart
+
+
+def submit(client, pdf, proof):
+    body = client.post("/api/v1/applications", data=multipart(cv=pdf, academic_proof=proof),
+                       content_type="multipart/form-data").get_json()
+    return body["reference"], {"Authorization": f"Bearer {body['token']}"}
+
+
+def test_lost_document_makes_the_application_incomplete_until_replaced(client, settings, pdf, proof):
+    reference, auth = submit(client, pdf, proof)
+    for path in (settings.documents_dir / "uploads").rglob("*"):
+        if path.is_file() and path.read_bytes() == proof:
+            path.unlink()
+    assert check_application.run(reference) == "incomplete"
+    status = client.get(f"/api/v1/applications/{reference}", headers=auth).get_json()
+    assert status["status"] == "incomplete" and status["problems"][0]["code"] == "document_unavailable"
+
+    replaced = client.post(f"/api/v1/applications/{reference}/documents", headers=auth,
+                           content_type="multipart/form-data",
+                           data={"academic_proof": (io.BytesIO(make_pdf("New proof")), "proof.pdf")})
+    assert replaced.status_code == 200 and replaced.get_json()["status"] == "checking"
+    assert check_application.run(reference) == "under_review"
+
+
+def test_documents_can_be_added_only_while_incomplete(client, pdf, proof):
+    reference, auth = submit(client, pdf, proof)
+    response = client.post(f"/api/v1/applications/{reference}/documents", headers=auth,
+                           content_type="multipart/form-data",
+                           data={"language_certificate": (io.BytesIO(make_pdf("DELF B2")), "delf.pdf")})
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "not_incomplete"
+
+
+def test_withdrawal_until_a_decision_is_released(client, pdf, proof):
+    reference, auth = submit(client, pdf, proof)
+    check_application.run(reference)
+    withdrawn = client.post(f"/api/v1/applications/{reference}/withdraw", headers=auth)
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
+    again = client.post(f"/api/v1/applications/{reference}/withdraw", headers=auth)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "cannot_withdraw"
+    assert check_application.run(reference) is None  # a late check leaves a withdrawn application alone
+
+
+def test_someone_else_cannot_withdraw(client, pdf, proof):
+    reference, _ = submit(client, pdf, proof)
+    response = client.post(f"/api/v1/applications/{reference}/withdraw", headers={"Authorization": "Bearer 00"})
+    assert response.status_code == 404
