@@ -16,16 +16,9 @@ from shared.auth import StaffIdentity
 from shared.bus import publish_event
 from shared.db import utcnow
 from shared.events import make_event
+from shared.web import ApiError
 
 log = logging.getLogger(__name__)
-
-
-class DecisionError(Exception):
-    """A decision that cannot be recorded now: `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def decision_for(*, session: Session, reference: str) -> Decision | None:
@@ -37,12 +30,12 @@ def record_decision(*, session: Session, staff: StaffIdentity, reference: str, d
     """Record or revise the decision on an application under review (not committed)."""
     application = get_application(session=session, staff=staff, reference=reference)
     if application is None:
-        raise DecisionError(404, "not_found", "No such application.")
+        raise ApiError(404, "not_found", "No such application.")
     current = session.scalar(select(Decision).where(Decision.reference == reference).with_for_update())
     if current is not None and current.released:
-        raise DecisionError(409, "already_released", "The decision was released and can no longer change.")
+        raise ApiError(409, "already_released", "The decision was released and can no longer change.")
     if application.status != "under_review":
-        raise DecisionError(409, "not_under_review",
+        raise ApiError(409, "not_under_review",
                             f"Only an application under review can be decided (this one is {application.status}).")
     revised = current is not None
     if current is None:
@@ -53,7 +46,7 @@ def record_decision(*, session: Session, staff: StaffIdentity, reference: str, d
         with session.begin_nested():
             session.add(current)
     except IntegrityError as exc:
-        raise DecisionError(409, "conflict", "Someone recorded a decision at the same moment; reload.") from exc
+        raise ApiError(409, "conflict", "Someone recorded a decision at the same moment; reload.") from exc
     audit.record(session=session, actor=staff.email, action="decision.recorded", reference=reference,
                  details={"decision": decision, "reason_code": reason_code, "revised": revised})
     return current

@@ -20,11 +20,7 @@ api = Blueprint("decisions_api", __name__, url_prefix="/api/v1")
 @api_staff_required
 def record_api(reference: str):
     payload = DecisionIn().load(request.get_json(silent=True))
-    try:
-        decision = service.record_decision(session=db.session, staff=g.staff, reference=reference, **payload)
-    except service.DecisionError as exc:
-        db.session.rollback()
-        raise ApiError(exc.status, exc.code, exc.message)
+    decision = service.record_decision(session=db.session, staff=g.staff, reference=reference, **payload)
     db.session.commit()
     return jsonify(DecisionOut().dump(decision))
 
@@ -52,7 +48,7 @@ def record_page(reference: str):
         decision = service.record_decision(session=db.session, staff=g.staff, reference=reference,
                                            decision=form.decision.data, reason_code=form.reason_code.data or None,
                                            note=form.note.data or None)
-    except service.DecisionError as exc:
+    except ApiError as exc:
         db.session.rollback()
         if exc.status == 404:
             abort(404, exc.message)
