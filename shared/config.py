@@ -27,7 +27,12 @@ def _default_secret(var_dir: Path) -> str:
         var_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(secrets.token_urlsafe(48))
-        os.replace(tmp, path) if not path.exists() else tmp.unlink()
+        try:
+            os.link(tmp, path)  # fails if another process got there first: its secret wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 

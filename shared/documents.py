@@ -43,9 +43,6 @@ class DocumentStore:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
-
     def path(self, key: str) -> Path:
         if not _KEY.match(key) or ".." in key:
             raise ValueError(f"invalid document key {key!r}")

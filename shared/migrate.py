@@ -16,7 +16,6 @@ def alembic_config(service: str, url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["service"] = service
     return config
 
 

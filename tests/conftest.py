@@ -52,7 +52,7 @@ def rolled_back(database: Database):
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    """Settings for one test: its own var/, documents and mail folders."""
+    """Settings for one test: its own var/, databases, documents and mail folders."""
     base = Settings.from_env()
     return dataclasses.replace(
         base,
@@ -60,6 +60,7 @@ def settings(tmp_path) -> Settings:
         secret_key="test-secret-key",
         documents_dir=tmp_path / "documents",
         mail_dir=tmp_path / "mail",
+        **{f"{name}_database_url": f"sqlite:///{tmp_path / name}.db" for name in ("intake", "review", "notify")},
         admin_email=None,
         admin_password=None,
     )

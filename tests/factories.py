@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import date
 
 from weasyprint import HTML
 
@@ -56,6 +55,3 @@ def multipart(payload: dict | None = None, *, cv: bytes | None = None, academic_
             data[kind] = (io.BytesIO(content), f"{kind}.pdf")
     return data
 
-
-def adult_born_before(deadline: date, years: int = 23) -> str:
-    return date(deadline.year - years, 1, 15).isoformat()

@@ -9,7 +9,6 @@ from shared.logging import configure_logging
 from shared.web import instrument, ops_blueprint, register_error_handlers
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-RETRY_OVERDUE_EVERY = 60.0
 
 
 def mailbox_enabled(settings: Settings) -> bool:
@@ -42,10 +41,5 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         app.register_blueprint(mailbox_bp)
 
-    celery = make_celery("notify", settings=settings, flask_app=app, default_queue=tasks.QUEUE)
-    celery.conf.task_routes = {"notify.*": {"queue": tasks.QUEUE}}
-    celery.conf.beat_schedule = {
-        "notify-retry-overdue": {"task": "notify.retry_overdue", "schedule": RETRY_OVERDUE_EVERY,
-                                 "options": {"queue": tasks.QUEUE}},
-    }
+    make_celery("notify", settings=settings, flask_app=app, default_queue=tasks.QUEUE)
     return app

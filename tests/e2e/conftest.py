@@ -1,14 +1,8 @@
-import socket
-
 import pytest
 
+from services.notify.mailcatcher import free_port
+
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

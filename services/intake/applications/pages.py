@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from services.intake.applications import service
 from services.intake.applications.checks import PROGRAMME_TZ
 from services.intake.applications.schemas import DEPARTMENT_CODES, ApplicationSchema
-from services.intake.applications.views import DOCUMENT_KINDS
+from services.intake.applications.views import parse_uploads
 from services.intake.db import db
 from services.intake.programme.service import open_call
 from shared.documents import DocumentStore
@@ -81,8 +81,7 @@ def apply():
     if request.method == "POST":
         try:
             payload = ApplicationSchema().load(_form_payload(request.form))
-            uploads = [service.Upload(kind, f.filename or kind, f.read())
-                       for kind in DOCUMENT_KINDS if (f := request.files.get(kind)) and f.filename]
+            uploads = parse_uploads()
             application, _ = service.submit_application(
                 session=db.session, call=call, payload=payload, uploads=uploads, idempotency_key=None,
                 store=DocumentStore(current_app.config["SETTINGS"].documents_dir))

@@ -51,8 +51,14 @@ def parse_uploads() -> list[service.Upload]:
     unknown = [name for name in request.files if name not in DOCUMENT_KINDS + ("application",)]
     if unknown:
         raise ApiError(422, "invalid_documents", "Unknown file parts.", {n: ["Unknown file part."] for n in unknown})
-    return [service.Upload(kind, request.files[kind].filename or kind, request.files[kind].read())
-            for kind in DOCUMENT_KINDS if kind in request.files]
+    uploads = []
+    for kind in DOCUMENT_KINDS:
+        part = request.files.get(kind)
+        data = part.read() if part is not None else b""
+        # a form whose file input was left empty sends a part with no file name and no content
+        if part is not None and (part.filename or data):
+            uploads.append(service.Upload(kind, part.filename or kind, data))
+    return uploads
 
 
 def _created(application, created: bool):

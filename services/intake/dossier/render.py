@@ -76,9 +76,8 @@ def render_dossier(*, context: dict, attachments: list[Attachment], reference: s
 def _strip_actions(writer: PdfWriter) -> None:
     # uploads were checked on arrival, but the dossier is what staff open: keep it inert
     for page in writer.pages:
-        for key in ("/AA",):
-            if key in page:
-                del page[key]
+        if "/AA" in page:
+            del page["/AA"]
 
 
 def _number_pages(writer: PdfWriter, reference: str) -> None:

@@ -22,9 +22,5 @@ class Call(Base):
     languages: Mapped[list]
     rules: Mapped[dict]
 
-    @property
-    def department_codes(self) -> list[str]:
-        return [d["code"] for d in self.departments]
-
     def document_rule(self, kind: str) -> dict | None:
         return next((d for d in self.documents if d["kind"] == kind), None)

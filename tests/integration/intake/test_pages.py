@@ -25,6 +25,7 @@ def test_form_submission_redirects_to_the_status_page(client):
             "motivation": application_payload()["motivation"], "lang": "en"}
     form["cv"] = (io.BytesIO(make_pdf("CV")), "cv.pdf")
     form["academic_proof"] = (io.BytesIO(make_pdf("Proof")), "proof.pdf")
+    form["language_certificate"] = (io.BytesIO(b""), "")  # the optional input, left empty, as browsers send it
     response = client.post("/apply", data=form, content_type="multipart/form-data")
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)

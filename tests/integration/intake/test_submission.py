@@ -1,3 +1,4 @@
+import io
 import json
 
 from sqlalchemy import func, select
@@ -89,7 +90,7 @@ def test_released_decision_changes_status_once(client, session, pdf, proof):
 
 def test_docx_cv_is_accepted(client, proof):
     data = multipart(academic_proof=proof)
-    data["cv"] = (__import__("io").BytesIO(make_docx()), "cv.docx")
+    data["cv"] = (io.BytesIO(make_docx()), "cv.docx")
     assert submit(client, data).status_code == 201
 
 
