@@ -13,9 +13,10 @@ TASK_TIME_LIMIT = 600
 def broker_options(settings: Settings) -> dict:
     if settings.embedded_broker:
         folder = settings.var_dir / "broker"
-        (folder / "queue").mkdir(parents=True, exist_ok=True)
+        for sub in ("queue", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
         return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-                "store_processed": False, "polling_interval": 0.2}
+                "control_folder": str(folder / "control"), "store_processed": False, "polling_interval": 0.2}
     return {"visibility_timeout": VISIBILITY_TIMEOUT}
 
 

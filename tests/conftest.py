@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import subprocess
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -13,17 +17,82 @@ from shared.db import Database
 from shared.migrate import upgrade
 
 PG_SERVER = os.environ.get("TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Every database a test run creates carries the run's id, so concurrent runs never drop each other's.
+RUN_ID = os.environ.get("TEST_RUN_ID") or str(os.getpid())
+_CREATED: set[str] = set()
+
+
+def _admin_engine():
+    return create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
 
 
 def fresh_database(name: str) -> str:
-    """Drop and create a PostgreSQL database; returns its URL."""
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    """Drop and create a PostgreSQL database private to this test run; returns its URL."""
+    name = f"{name}_{RUN_ID}"
+    admin = _admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    _CREATED.add(name)
     return f"{PG_SERVER}/{name}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the databases this run created."""
+    if not _CREATED:
+        return
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        for name in _CREATED:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port: tests that need Redis never share one."""
+
+    def __init__(self, workdir: Path, *, appendonly: bool = True):
+        from services.notify.mailcatcher import free_port
+
+        self.workdir, self.port, self.appendonly = workdir, free_port(), appendonly
+        self.process: subprocess.Popen | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.workdir),
+             "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--maxmemory-policy", "noeviction"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port, socket_timeout=1).ping()
+                return self
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise TimeoutError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A private Redis for one test, stopped at its end."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
 
 
 def migrated_database(service: str, suffix: str = "") -> str:

@@ -8,7 +8,6 @@ import time
 from email import policy
 
 import pytest
-import redis
 import requests
 from pypdf import PdfReader
 
@@ -18,7 +17,6 @@ from tests.e2e.stack import (LONG_RUNNING_COMPOSE, Stack, compose_command, compo
 from tests.factories import application_payload, make_pdf
 
 ADMIN = {"email": "admin@example.org", "password": "correct horse battery staple"}
-E2E_REDIS = "redis://127.0.0.1:6379/14"
 
 
 def wait_for(check, *, timeout=90.0, interval=0.3, stack: Stack | None = None, what="condition"):
@@ -106,16 +104,15 @@ def run_pipeline(stack: Stack, urls: dict, mail_dir, *, language: str) -> None:
 
 
 @pytest.fixture
-def production_stack(tmp_path, ports):
+def production_stack(tmp_path, ports, redis_server):
     """Every compose service's own command and environment, against this host's PostgreSQL and Redis."""
     databases = {name: fresh_database(f"nip_e2e_{name}") for name in ("intake", "review", "notify")}
-    redis.Redis.from_url(E2E_REDIS).flushdb()
     mail_dir = tmp_path / "mail"
     secrets = {"SECRET_KEY": "e2e-secret", "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]}
     urls = {name: f"http://127.0.0.1:{ports[name]}" for name in ("intake", "review", "notify")}
     overrides = {
         "INTAKE_DATABASE_URL": databases["intake"], "REVIEW_DATABASE_URL": databases["review"],
-        "NOTIFY_DATABASE_URL": databases["notify"], "BROKER_URL": E2E_REDIS,
+        "NOTIFY_DATABASE_URL": databases["notify"], "BROKER_URL": redis_server.url,
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports["smtp"]),
         "DOCUMENTS_DIR": str(tmp_path / "documents"), "VAR_DIR": str(tmp_path / "var"),
         "INTAKE_URL": urls["intake"], "REVIEW_URL": urls["review"], "NOTIFY_URL": urls["notify"],

@@ -15,7 +15,6 @@ from shared.db import make_engine
 from shared.events import make_event
 from tests.conftest import fresh_database
 
-BROKER = "redis://127.0.0.1:6379/13"
 METADATA = MetaData()
 OUTBOX, INBOX = outbox_table(METADATA), inbox_table(METADATA)
 
@@ -39,9 +38,9 @@ def session(engine):
 
 
 @pytest.fixture
-def broker():
-    client = redis.Redis.from_url(BROKER)
-    client.flushdb()
+def broker(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    client.url = redis_server.url
     yield client
     client.close()
 
@@ -72,8 +71,8 @@ def test_committed_event_reaches_each_subscriber_queue(session, broker, settings
         "email": "a@example.org", "name": "A B", "language": "en"}, producer="intake")
     publish_event(session=session, outbox=OUTBOX, event=event)
     session.commit()
-    assert relay_once(engine, celery_for(settings, BROKER)) == 2
-    assert relay_once(engine, celery_for(settings, BROKER)) == 0  # marked sent
+    assert relay_once(engine, celery_for(settings, broker.url)) == 2
+    assert relay_once(engine, celery_for(settings, broker.url)) == 0  # marked sent
     assert drain(broker, "review.events") == [{"task": "review.handle_event", "args": [event]}]
     assert drain(broker, "notify.email") == [{"task": "notify.handle_event", "args": [event]}]
 
@@ -81,7 +80,7 @@ def test_committed_event_reaches_each_subscriber_queue(session, broker, settings
 def test_rolled_back_transaction_publishes_nothing(session, broker, settings, engine):
     publish_event(session=session, outbox=OUTBOX, event=checked_event())
     session.rollback()
-    assert relay_once(engine, celery_for(settings, BROKER)) == 0
+    assert relay_once(engine, celery_for(settings, broker.url)) == 0
     assert drain(broker, "review.events") == []
 
 
@@ -94,7 +93,7 @@ def test_broker_down_at_relay_time_loses_nothing(session, broker, settings, engi
     with pytest.raises(Exception):
         relay_once(engine, down)
     assert session.scalar(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.sent_at.is_(None))) == 1
-    assert relay_once(engine, celery_for(settings, BROKER)) == 1
+    assert relay_once(engine, celery_for(settings, broker.url)) == 1
     assert len(drain(broker, "review.events")) == 1
 
 
