@@ -16,9 +16,15 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# umask 077: the password file and var/ are readable by this user only
 $(VAR_DIR)/admin_password:
-	mkdir -p $(VAR_DIR)
-	$(PY) -c "import secrets; print(secrets.token_urlsafe(12))" > $@
+	umask 077 && mkdir -p $(VAR_DIR) && chmod 700 $(VAR_DIR)
+	umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(16))" > $@
+
+.PHONY: keys
+# a fresh .env block with every production key (docs/security.md)
+keys: install
+	@$(PY) -m shared.keys
 
 migrate: install
 	$(PY) -m services.intake migrate
@@ -50,6 +56,22 @@ test-integration: install
 test-e2e: install
 	$(PY) -m pytest -q tests/e2e
 
+# the whole stack, both modes, disturbed under bursts (pool children killed, Redis restarted, database
+# connections cut, SMTP away): a few minutes on two cores; part of `make test`
+.PHONY: test-resilience
+test-resilience: install
+	$(PY) -m pytest -q tests/resilience
+
+
+.PHONY: demo bench
+DEMO_COUNT ?= 40
+# a few dozen synthetic applications into the stack `make run` started (in another terminal)
+demo: install
+	$(VENV)/bin/nip-load --url http://127.0.0.1:$${INTAKE_PORT:-5001} -n $(DEMO_COUNT) -c 4 --ineligible 0.15 --incomplete 0.1 --seed $$(date +%s)
+
+# the benchmarks (not part of `make test`): a table in bench/results/latest.md; BENCH_ARGS="--burst-count 50" for a quick run
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VAR_DIR)

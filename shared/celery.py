@@ -2,12 +2,26 @@
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.signals import worker_process_init
 
 from shared.config import Settings
+from shared import db as shared_db
 
 # Longer than the slowest task's hard time limit, so Redis never redelivers a running task.
 VISIBILITY_TIMEOUT = 3600
 TASK_TIME_LIMIT = 600
+
+
+@worker_process_init.connect(weak=False)
+def _fresh_pools_in_child(**_kwargs) -> None:
+    # A prefork child shares the parent's pooled sockets: two processes on one PostgreSQL
+    # connection interleave their protocol (e.g. DuplicatePreparedStatement) and lose events.
+    shared_db.after_fork()
+
+
+# Embedded mode's broker and pool, fixed where kombu's and billiard's stall or lose work (see each module):
+# messages written and claimed atomically, kept until acked; pool children that may die without a stall.
+EMBEDDED = {"broker_transport": "shared.celery_filesystem:Transport", "worker_pool": "shared.celery_pool:TaskPool"}
 
 
 def broker_options(settings: Settings) -> dict:
@@ -39,6 +53,7 @@ def make_celery(name: str, *, settings: Settings, flask_app=None, default_queue:
         accept_content=["json"],
         # the filesystem transport has no fanout exchange for remote control and events
         worker_enable_remote_control=not settings.embedded_broker,
+        **(EMBEDDED if settings.embedded_broker else {}),
     )
     if flask_app is not None:
 

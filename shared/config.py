@@ -1,4 +1,11 @@
-"""Settings from environment variables, with the embedded defaults when unset."""
+"""Settings from environment variables, with the embedded defaults when unset.
+
+One key per purpose, so a leak of one cannot be turned into another power (see docs/security.md):
+intake's session key and applicant-token key cannot make a staff token; only review holds the Ed25519
+key that signs staff tokens, and notify gets the public half only. In embedded mode (filesystem broker,
+`make run`) missing keys are generated once into files under var/; in production every service gets
+its keys from the environment and refuses to start without them (`Settings.require`).
+"""
 from __future__ import annotations
 
 import os
@@ -10,6 +17,36 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Symmetric keys shorter than this are refused at start-up (32 random characters ≈ 190 bits or more).
+MIN_KEY_LENGTH = 32
+# Values that mean "not configured": documentation placeholders and old defaults.
+PLACEHOLDERS = frozenset({
+    "change-me", "changeme", "change-me-to-a-long-random-string", "secret", "nip", "password", "test",
+    "dev", "development", "default", "none", "null", "xxx", "todo", "replace-me",
+})
+_PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "replace-me", "replace_me", "example", "placeholder")
+
+# What each key is for: the environment variable it comes from, and whether it is a symmetric secret
+# or one half of the Ed25519 staff-token pair.
+KEYS = {
+    "intake_secret_key": "INTAKE_SECRET_KEY",
+    "applicant_token_key": "APPLICANT_TOKEN_KEY",
+    "review_secret_key": "REVIEW_SECRET_KEY",
+    "staff_signing_key": "STAFF_SIGNING_KEY",
+    "staff_verify_key": "STAFF_VERIFY_KEY",
+    "sync_api_key": "SYNC_API_KEY",
+}
+SYMMETRIC_KEYS = ("intake_secret_key", "applicant_token_key", "review_secret_key", "sync_api_key")
+
+
+class SettingsError(RuntimeError):
+    """A setting that makes the service unsafe to start; the message names the variable."""
+
+
+def restrict_file_modes() -> None:
+    """Files this process creates are 0600 and directories 0700: secrets, SQLite files, uploads, mail."""
+    os.umask(0o077)
+
 
 def _var_dir() -> Path:
     return Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()
@@ -20,20 +57,58 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
-def _default_secret(var_dir: Path) -> str:
-    """A per-installation secret kept under var/, so embedded mode needs no configuration."""
-    path = var_dir / "secret_key"
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # an install from before keys were private may have left var/ world-readable
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def _secret_file(var_dir: Path, name: str, generate) -> str:
+    """The secret kept in var/<name>, created 0600 by the first process that needs it."""
+    path = var_dir / name
+    _private_dir(var_dir)
     if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(secrets.token_urlsafe(48))
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(generate())
         try:
             os.link(tmp, path)  # fails if another process got there first: its secret wins
         except FileExistsError:
             pass
         finally:
             tmp.unlink()
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _default_secret(var_dir: Path, name: str) -> str:
+    """A per-installation symmetric key kept under var/, so embedded mode needs no configuration."""
+    return _secret_file(var_dir, name, lambda: secrets.token_urlsafe(48))
+
+
+def _pem(value: str | None) -> str | None:
+    """PEM from the environment: `.env` files carry it on one line with literal \\n."""
+    if not value:
+        return None
+    return value.strip().replace("\\n", "\n") + "\n"
+
+
+def _staff_keys(var_dir: Path, embedded: bool) -> tuple[str | None, str | None]:
+    from shared.keys import generate_signing_key, public_key_pem
+
+    signing = _pem(os.environ.get("STAFF_SIGNING_KEY"))
+    verify = _pem(os.environ.get("STAFF_VERIFY_KEY"))
+    if signing is None and verify is None and embedded:
+        signing = _secret_file(var_dir, "staff_signing_key.pem", generate_signing_key) + "\n"
+    if verify is None and signing is not None:
+        try:
+            verify = public_key_pem(signing)
+        except ValueError:
+            verify = None  # Settings.require names the bad STAFF_SIGNING_KEY
+    return signing, verify
 
 
 def parse_deadline(value: str) -> datetime:
@@ -47,7 +122,11 @@ def parse_deadline(value: str) -> datetime:
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
-    secret_key: str
+    intake_secret_key: str | None
+    applicant_token_key: str | None
+    review_secret_key: str | None
+    staff_signing_key: str | None
+    staff_verify_key: str | None
     broker_url: str
     documents_dir: Path
     mail_dir: Path
@@ -64,6 +143,10 @@ class Settings:
     review_url: str
     notify_url: str
     ports: dict = field(default_factory=dict)
+    # consumers' read-only access to intake's sync API (reconciliation); it cannot make staff
+    sync_api_key: str | None = None
+    # where consumers reach intake's sync API from inside the stack (INTAKE_URL is the public one)
+    intake_sync_url: str | None = None
 
     @property
     def embedded_broker(self) -> bool:
@@ -74,7 +157,15 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
+        restrict_file_modes()
         var = _var_dir()
+        broker_url = _env("BROKER_URL", "filesystem://")
+        embedded = broker_url.startswith("filesystem://")
+
+        def key(name: str) -> str | None:
+            return os.environ.get(KEYS[name]) or (_default_secret(var, name) if embedded else None)
+
+        signing, verify = _staff_keys(var, embedded)
         ports = {
             "intake": int(_env("INTAKE_PORT", "5001")),
             "review": int(_env("REVIEW_PORT", "5002")),
@@ -82,8 +173,12 @@ class Settings:
         }
         return cls(
             var_dir=var,
-            secret_key=os.environ.get("SECRET_KEY") or _default_secret(var),
-            broker_url=_env("BROKER_URL", "filesystem://"),
+            intake_secret_key=key("intake_secret_key"),
+            applicant_token_key=key("applicant_token_key"),
+            review_secret_key=key("review_secret_key"),
+            staff_signing_key=signing,
+            staff_verify_key=verify,
+            broker_url=broker_url,
             documents_dir=Path(_env("DOCUMENTS_DIR", str(var / "documents"))),
             mail_dir=Path(_env("MAIL_DIR", str(var / "mail"))),
             intake_database_url=_env("INTAKE_DATABASE_URL", f"sqlite:///{var / 'intake.db'}"),
@@ -99,4 +194,43 @@ class Settings:
             review_url=_env("REVIEW_URL", f"http://127.0.0.1:{ports['review']}"),
             notify_url=_env("NOTIFY_URL", f"http://127.0.0.1:{ports['notify']}"),
             ports=ports,
+            sync_api_key=key("sync_api_key"),
+            intake_sync_url=os.environ.get("INTAKE_SYNC_URL") or None,
         )
+
+    def require(self, *names: str) -> None:
+        """Refuse to start (SettingsError naming the variable) when a key this service needs is missing or weak."""
+        from shared.keys import check_key_pair, check_private_key, check_public_key
+
+        problems = []
+        for name in names:
+            env = KEYS[name]
+            value = getattr(self, name)
+            if not value:
+                problems.append(f"{env} is not set (generate one with `python -m shared.keys`)")
+            elif name == "staff_signing_key":
+                problems += [f"{env}: {p}" for p in check_private_key(value)]
+            elif name == "staff_verify_key":
+                problems += [f"{env}: {p}" for p in check_public_key(value)]
+            else:
+                problems += [f"{env}: {p}" for p in weak_secret(value)]
+        if {"staff_signing_key", "staff_verify_key"} <= set(names) and not problems:
+            mismatch = check_key_pair(self.staff_signing_key, self.staff_verify_key)
+            problems += [f"STAFF_VERIFY_KEY: {p}" for p in mismatch]
+        symmetric = [n for n in names if n in SYMMETRIC_KEYS and getattr(self, n)]
+        if len({getattr(self, n) for n in symmetric}) < len(symmetric):
+            problems.append(f"{', '.join(KEYS[n] for n in symmetric)} must be different keys, one per purpose")
+        if problems:
+            raise SettingsError("refusing to start: " + "; ".join(problems))
+
+
+def weak_secret(value: str) -> list[str]:
+    """Why a symmetric key is unfit, or nothing."""
+    lowered = value.strip().lower()
+    if lowered in PLACEHOLDERS or any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return ["is a placeholder, not a secret"]
+    if len(value) < MIN_KEY_LENGTH:
+        return [f"is {len(value)} characters; at least {MIN_KEY_LENGTH} random characters are required"]
+    if len(set(value)) < 10:
+        return ["is not random enough (fewer than 10 distinct characters)"]
+    return []

@@ -1,6 +1,8 @@
 """SQLAlchemy base, engines and session handling shared by the services."""
 from __future__ import annotations
 
+import os
+import weakref
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
@@ -68,12 +70,24 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+# Every Database of this process, so a forked child can drop what it inherited (see after_fork).
+_DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
+
+
 class Database:
     """One engine and one thread-scoped session per service process."""
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.session = scoped_session(sessionmaker(expire_on_commit=False))
+        _DATABASES.add(self)
+
+    def after_fork(self) -> None:
+        """Forget the parent's connections without touching them: their sockets are the parent's."""
+        # clear() drops the session without closing it (closing would roll back on the parent's socket)
+        self.session.registry.clear()
+        if self.engine is not None:
+            self.engine.dispose(close=False)
 
     def configure(self, url: str | None = None, *, bind=None, **options) -> None:
         self.session.remove()
@@ -90,3 +104,14 @@ class Database:
         @app.teardown_appcontext
         def _remove_session(_exc):
             self.session.remove()
+
+
+def after_fork() -> None:
+    """In a freshly forked child: every Database starts with a new, empty connection pool."""
+    for database in list(_DATABASES):
+        database.after_fork()
+
+
+# Any fork, not only Celery's prefork (whose worker_process_init calls this too): gunicorn --preload,
+# multiprocessing. A child never writes to a socket its parent may be using.
+os.register_at_fork(after_in_child=after_fork)

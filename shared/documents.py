@@ -41,9 +41,16 @@ class DocumentStore:
         return self.path(key).read_bytes()
 
     def exists(self, key: str) -> bool:
+        # a key no file could have (from a bad event, say) is simply not there: callers answer 404, not 500
+        if not self.valid(key):
+            return False
         return self.path(key).is_file()
 
+    @staticmethod
+    def valid(key: str) -> bool:
+        return isinstance(key, str) and bool(_KEY.match(key)) and ".." not in key
+
     def path(self, key: str) -> Path:
-        if not _KEY.match(key) or ".." in key:
+        if not self.valid(key):
             raise ValueError(f"invalid document key {key!r}")
         return self.root / key

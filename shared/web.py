@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, g, jsonify, request
 from marshmallow import ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -20,23 +21,54 @@ LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["service", 
 class ApiError(Exception):
     """A 4xx answer: `{"error": {"code", "message", "fields"}}`."""
 
-    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None, *,
+                 reasons: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.fields = status, code, message, fields or {}
+        # per-field reason codes (e.g. why each upload was refused), for clients that act on them
+        self.reasons = reasons or {}
 
 
-def error_response(status: int, code: str, message: str, fields: dict | None = None):
-    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
+def error_response(status: int, code: str, message: str, fields: dict | None = None, reasons: dict | None = None):
+    error = {"code": code, "message": message, "fields": fields or {}}
+    if reasons:
+        error["reasons"] = reasons
+    return jsonify({"error": error}), status
 
 
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def refuse_nul_characters() -> None:
+    """A NUL is never part of a reference, a filter or a JSON field; PostgreSQL refuses it in text, as a 500."""
+    bad = [k for k, v in request.args.items(multi=True) if _has_nul(k) or _has_nul(v)]
+    bad += [k for k, v in (request.view_args or {}).items() if _has_nul(v)]
+    if not bad and request.is_json:
+        body = request.get_json(silent=True)
+        if _has_nul(body):
+            bad = [k for k, v in body.items() if _has_nul(k) or _has_nul(v)] if isinstance(body, dict) else ["_body"]
+    if bad:
+        raise ApiError(400, "invalid_characters", "The request contains a NUL character.",
+                       {name.replace("\x00", "\\x00"): ["NUL characters are not allowed."] for name in bad})
+
+
 def register_error_handlers(app: Flask, html_handler: Callable | None = None) -> None:
+    app.before_request(refuse_nul_characters)
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.fields)
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.reasons)
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
@@ -50,6 +82,16 @@ def register_error_handlers(app: Flask, html_handler: Callable | None = None) ->
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, code, exc.description or exc.name)
 
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(exc: OperationalError):
+        # a connection cut mid-request (database restart, failover, pg_terminate_backend): nothing was
+        # committed, or the Idempotency-Key makes the retry a replay; clients retry a 503
+        log.warning("database unavailable", extra={"path": request.path, "error": type(exc.orig).__name__})
+        response, status = error_response(503, "database_unavailable",
+                                          "The service is briefly unavailable; please try again.")
+        response.headers["Retry-After"] = "1"
+        return response, status
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error", extra={"path": request.path})
@@ -57,7 +99,11 @@ def register_error_handlers(app: Flask, html_handler: Callable | None = None) ->
 
 
 def instrument(app: Flask, service: str) -> None:
-    """Request metrics and one log line per request."""
+    """Request metrics and one log line per request.
+
+    The line names the route's endpoint, never the URL or headers: query strings carry applicants' keys
+    (`?token=`) and headers carry bearer tokens.
+    """
 
     @app.before_request
     def _start_timer():

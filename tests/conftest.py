@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -14,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from shared.config import Settings
 from shared.db import Database
+from shared.keys import generate_signing_key, public_key_pem
 from shared.migrate import upgrade
 
 PG_SERVER = os.environ.get("TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -119,14 +121,26 @@ def rolled_back(database: Database):
         database.configure(bind=database.engine)
 
 
+# One Ed25519 staff-token pair per test run (generating one per test would be cheap too, but noisy).
+TEST_STAFF_SIGNING_KEY = generate_signing_key()
+TEST_STAFF_VERIFY_KEY = public_key_pem(TEST_STAFF_SIGNING_KEY)
+TEST_KEYS = {
+    "intake_secret_key": "test-intake-session-key-" + secrets.token_urlsafe(24),
+    "applicant_token_key": "test-applicant-token-key-" + secrets.token_urlsafe(24),
+    "review_secret_key": "test-review-session-key-" + secrets.token_urlsafe(24),
+    "staff_signing_key": TEST_STAFF_SIGNING_KEY,
+    "staff_verify_key": TEST_STAFF_VERIFY_KEY,
+}
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    """Settings for one test: its own var/, databases, documents and mail folders."""
+    """Settings for one test: its own var/, databases, documents and mail folders, and its own keys."""
     base = Settings.from_env()
     return dataclasses.replace(
         base,
         var_dir=tmp_path,
-        secret_key="test-secret-key",
+        **TEST_KEYS,
         documents_dir=tmp_path / "documents",
         mail_dir=tmp_path / "mail",
         **{f"{name}_database_url": f"sqlite:///{tmp_path / name}.db" for name in ("intake", "review", "notify")},

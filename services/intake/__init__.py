@@ -4,18 +4,26 @@ from __future__ import annotations
 from flask import Flask
 
 from shared.celery import make_celery
-from shared.config import Settings
+from shared.config import Settings, restrict_file_modes
 from shared.logging import configure_logging
 from shared.web import instrument, ops_blueprint, register_error_handlers
 
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
+    """Build intake's web app and its Celery app; `web=False` for workers and beat, which are given no keys."""
+    restrict_file_modes()
     settings = settings or Settings.from_env()
+    if web:
+        # intake is public: it gets its own session key and the applicant-token key, nothing that can make staff
+        needed = ["intake_secret_key", "applicant_token_key"]
+        if settings.sync_api_key:  # without it the sync API stays closed; a weak one is refused like any other
+            needed.append("sync_api_key")
+        settings.require(*needed)
     configure_logging("intake")
     app = Flask(__name__)
-    app.config.update(SETTINGS=settings, SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+    app.config.update(SETTINGS=settings, SECRET_KEY=settings.intake_secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
                       JSON_SORT_KEYS=False)
 
     from services.intake import models  # noqa: F401  (every table registered)
@@ -26,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     db.init_app(app, settings.intake_database_url)
     register_error_handlers(app, html_handler=pages.error_page)
+    pages.init_csrf(app)
     instrument(app, "intake")
     app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
     app.register_blueprint(programme.bp)
@@ -38,8 +47,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         "sweep-stuck-work": {"task": "intake.sweep_stuck", "schedule": 300.0, "options": {"queue": "intake.checks"}},
         # notify's sweeper, scheduled by name: one beat for the whole stack
         "retry-overdue-email": {"task": "notify.retry_overdue", "schedule": 60.0, "options": {"queue": "notify.email"}},
+        # consumers compare their view with intake's truth and repair what events failed to carry
+        "reconcile-review": {"task": "review.reconcile", "schedule": 600.0, "options": {"queue": "review.events"}},
+        "reconcile-notify": {"task": "notify.reconcile", "schedule": 600.0, "options": {"queue": "notify.email"}},
     }
     from services.intake.applications import tasks  # noqa: F401
     from services.intake.dossier import tasks as dossier_tasks  # noqa: F401
+    from services.intake import sync
+
+    sync.init_app(app)
 
     return app

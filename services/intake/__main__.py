@@ -1,5 +1,6 @@
-"""`python -m services.intake migrate|seed`."""
+"""`python -m services.intake migrate | seed | dead-letters [--replay [ID ...]]`."""
 import argparse
+import sys
 
 from shared.config import Settings
 from shared.logging import configure_logging
@@ -8,7 +9,11 @@ from shared.migrate import upgrade
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m services.intake")
-    parser.add_argument("command", choices=["migrate", "seed"])
+    parser.add_argument("command", choices=["migrate", "seed", "dead-letters"])
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--replay", nargs="*", metavar="ID",
+                        help="dead-letters: replay these (default: every open one)")
+    action.add_argument("--discard", nargs="+", metavar="ID", help="dead-letters: close these without applying them")
     args = parser.parse_args()
     configure_logging("intake")
     settings = Settings.from_env()
@@ -23,6 +28,13 @@ def main() -> None:
         call = seed_call(session=db.session, deadline=settings.call_deadline)
         db.session.commit()
         print(f"call {call.code} open until {call.deadline.isoformat()}")
+    elif args.command == "dead-letters":
+        from services.intake import create_app
+        from shared.bus.consumer import dead_letters_command
+
+        with create_app(settings, web=False).app_context():
+            sys.exit(dead_letters_command(task="intake.handle_event", replay_ids=args.replay,
+                                          discard_ids=args.discard))
 
 
 if __name__ == "__main__":

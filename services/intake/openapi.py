@@ -18,7 +18,9 @@ def build_spec() -> dict:
     spec.components.schema("ApplicationStatus", schema=ApplicationStatusSchema)
     spec.components.schema("Programme", schema=ProgrammeSchema)
     spec.components.schema("Error", {"type": "object", "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}})
+        "code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"},
+        "reasons": {"type": "object", "description": "Per refused document (by part name), its reason code",
+                    "additionalProperties": {"type": "string"}}}}}})
     spec.components.security_scheme("applicantToken", {"type": "http", "scheme": "bearer"})
     ref = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
     status_ok = {"description": "The application as its applicant sees it",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from shared.celery import make_celery
-from shared.config import Settings
+from shared.config import Settings, restrict_file_modes
 from shared.logging import configure_logging
 from shared.web import instrument, ops_blueprint, register_error_handlers
 
@@ -12,23 +12,26 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def mailbox_enabled(settings: Settings) -> bool:
-    """The mailbox shows the embedded catcher's folder, so only when mail goes to the local catcher."""
-    return settings.smtp_host in LOCAL_HOSTS
+    """The mailbox shows the embedded catcher's folder: only in embedded mode, with mail going to the catcher."""
+    return settings.embedded_broker and settings.smtp_host in LOCAL_HOSTS
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the notify web app and its Celery app."""
+def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
+    """Build the notify web app and its Celery app; `web=False` for the worker, which is given no key."""
     from services.notify import models  # noqa: F401  (every model registered before use)
     from services.notify.db import db
     from services.notify.deliveries import tasks  # noqa: F401  (registers the Celery tasks)
     from services.notify.deliveries.smtp import SmtpSender
     from services.notify.deliveries.views import bp as deliveries_bp
 
+    restrict_file_modes()
     settings = settings or Settings.from_env()
+    if web:
+        # the public half only: notify verifies staff tokens and has no sessions or forms to sign
+        settings.require("staff_verify_key")
     configure_logging("notify")
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
-    app.config["SECRET_KEY"] = settings.secret_key
     db.init_app(app, settings.notify_database_url)
     app.extensions["notify.sender"] = SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_from)
 
@@ -42,4 +45,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(mailbox_bp)
 
     make_celery("notify", settings=settings, flask_app=app, default_queue=tasks.QUEUE)
+    from services.notify.db import DEAD_LETTERS
+    from shared.bus.consumer import register_dead_letter_metrics
+
+    register_dead_letter_metrics(app, service="notify", database=db, table=DEAD_LETTERS)
     return app

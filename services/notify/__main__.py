@@ -1,7 +1,9 @@
-"""`python -m services.notify migrate | serve | mailcatcher`."""
+"""`python -m services.notify migrate | serve | mailcatcher | dead-letters [--replay [ID ...]] | reconcile`."""
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import timedelta
 
 from shared.config import Settings
 from shared.logging import configure_logging
@@ -15,6 +17,13 @@ def main() -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
     commands.add_parser("mailcatcher", help="run the embedded SMTP catcher")
+    letters = commands.add_parser("dead-letters", help="list the events the consumer gave up on, or replay them")
+    action = letters.add_mutually_exclusive_group()
+    action.add_argument("--replay", nargs="*", metavar="ID", help="replay these (default: every open one)")
+    action.add_argument("--discard", nargs="+", metavar="ID", help="close these without applying them")
+    reconcile = commands.add_parser("reconcile", help="send the emails of status changes notify never handled")
+    reconcile.add_argument("--settle", type=float, default=60.0, metavar="SECONDS",
+                           help="leave alone applications intake changed this recently (events in flight)")
     args = parser.parse_args()
 
     configure_logging("notify")
@@ -28,6 +37,23 @@ def main() -> None:
         from services.notify import create_app
 
         create_app(settings).run(host=args.host, port=args.port or settings.ports.get("notify", 5003))
+    elif args.command == "dead-letters":
+        from services.notify import create_app
+        from shared.bus.consumer import dead_letters_command
+
+        with create_app(settings, web=False).app_context():
+            sys.exit(dead_letters_command(task="notify.handle_event", replay_ids=args.replay,
+                                          discard_ids=args.discard))
+    elif args.command == "reconcile":
+        from services.notify import create_app
+        from services.notify.deliveries.reconcile import reconcile
+        from shared.bus.sync import SyncError
+
+        with create_app(settings, web=False).app_context():
+            try:
+                print(reconcile(settings=settings, settle=timedelta(seconds=args.settle)).summary())
+            except SyncError as exc:
+                sys.exit(f"reconcile: {exc}")
     else:
         from services.notify.mailcatcher import main as mailcatcher
 

@@ -9,11 +9,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.review import models  # noqa: F401  (every table registered before use)
 from services.review.accounts import service as accounts_service
+from services.review.accounts import sessions as staff_sessions
 from services.review.accounts.auth import login_manager
+from services.review.accounts.limits import init_limiter
 from services.review.db import db
 from services.review.departments import DEPARTMENTS
 from shared.celery import make_celery
-from shared.config import Settings
+from shared.config import Settings, SettingsError, restrict_file_modes
 from shared.logging import configure_logging
 from shared.web import instrument, ops_blueprint, register_error_handlers
 
@@ -32,18 +34,43 @@ def _html_error(exc):
     return render_template("error.html", error=exc), exc.code or 500
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the review web app (and its Celery app) from `settings`."""
+def require_admin_password(settings: Settings) -> None:
+    """The first admin's password obeys the rule any user's does; refuse to start otherwise."""
+    if settings.admin_password is None:
+        return
+    from services.review.accounts.schemas import NewUser
+
+    errors = NewUser(only=("password",)).validate({"password": settings.admin_password})
+    if errors:
+        raise SettingsError("refusing to start: ADMIN_PASSWORD does not meet the password policy: "
+                            + " ".join(errors["password"]))
+
+
+def create_app(settings: Settings | None = None, *, first_admin: bool = True, web: bool = True) -> Flask:
+    """Build the review web app (and its Celery app) from `settings`.
+
+    `first_admin=False` for the worker: a Celery parent must not touch the database before it forks.
+    `web=False` for the worker too: it serves no pages or tokens, so it is given no keys.
+    """
+    restrict_file_modes()
     settings = settings or Settings.from_env()
+    if web:
+        settings.require("review_secret_key", "staff_signing_key", "staff_verify_key")
+    if first_admin:
+        require_admin_password(settings)
     configure_logging("review")
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=settings.review_secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.review_url.startswith("https://"),
         REMEMBER_COOKIE_HTTPONLY=True,
-        WTF_CSRF_TIME_LIMIT=None,
+        REMEMBER_COOKIE_SECURE=settings.review_url.startswith("https://"),
+        STAFF_SESSION_IDLE=staff_sessions.DEFAULT_IDLE_LIMIT,
+        # a form's CSRF token lives no longer than the session it was issued in
+        WTF_CSRF_TIME_LIMIT=int(staff_sessions.DEFAULT_IDLE_LIMIT.total_seconds()),
     )
     db.init_app(app, settings.review_database_url)
     register_error_handlers(app, html_handler=_html_error)
@@ -62,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (accounts_api, applications_api, decisions_api):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+    init_limiter(app, settings)
 
     @app.context_processor
     def _globals():
@@ -75,7 +103,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     make_celery("review", settings=settings, flask_app=app, default_queue="review.events")
     from services.review.applications import tasks  # noqa: F401  (registers review.handle_event)
+    from services.review import dead_letters
 
+    dead_letters.init_app(app)
+    if not first_admin:
+        return app
     with app.app_context():
         try:
             accounts_service.ensure_first_admin(session=db.session, email=settings.admin_email,
@@ -83,4 +115,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         except SQLAlchemyError:
             log.exception("could not check for a first admin; starting without")
             db.session.rollback()
+        finally:
+            # gunicorn --preload would fork after this: leave no pooled connection behind
+            db.session.remove()
+            db.engine.dispose()
     return app

@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import requests
 import yaml
@@ -17,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LONG_RUNNING_COMPOSE = ("intake", "review", "notify", "worker-checks", "worker-render", "worker-review",
                         "worker-notify", "relay", "beat")
+SERVICES = ("intake", "review", "notify")
+ADMIN = {"email": "admin@example.org", "password": "correct horse battery staple"}
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
 
@@ -50,6 +54,8 @@ class Stack:
         self.workdir, self.env = workdir, {**os.environ, **env, "PATH": f"{BIN}:{os.environ['PATH']}"}
         self.env.pop("PYTHONPATH", None)
         self.processes: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, tuple[list[str] | str, dict | None]] = {}
+        self.service_env: dict[str, dict] = {}  # production mode: each compose service's environment
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
 
     def run_once(self, name: str, command: list[str] | str, env: dict | None = None) -> None:
@@ -61,7 +67,8 @@ class Stack:
 
     def start(self, name: str, command: list[str] | str, env: dict | None = None) -> None:
         args = command if isinstance(command, list) else ["bash", "-c", f"exec {command}"]
-        log = open(self.workdir / "logs" / f"{name}.log", "wb")
+        self.commands[name] = (command, env)
+        log = open(self.workdir / "logs" / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
                                                 stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -76,6 +83,40 @@ class Stack:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"{url} did not answer\n{self.logs()}")
+
+    def stop_one(self, name: str, *, timeout: float = 15) -> None:
+        """Stop one process (SIGTERM, then SIGKILL); `start_again` runs the same command later."""
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def start_again(self, name: str) -> None:
+        command, env = self.commands[name]
+        self.start(name, command, env)
+
+    def children(self, name: str) -> list[int]:
+        """The pids of a process's children (a prefork worker's pool processes)."""
+        parent, found = self.processes[name].pid, []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+        return found
+
+    def workers(self) -> list[str]:
+        """The names of the Celery worker processes (not beat)."""
+        return [name for name, (command, _env) in self.commands.items() if name in self.processes
+                and " worker " in f" {command if isinstance(command, str) else ' '.join(command)} "]
 
     def check_alive(self) -> None:
         dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
@@ -123,3 +164,85 @@ def compose_environment(service: dict, env: dict, overrides: dict) -> dict:
     unknown = set(overrides) - set(resolved)
     assert not unknown, f"compose gives the service no {unknown}"
     return {**resolved, **overrides}
+
+
+def production_secrets() -> dict[str, str]:
+    """Fresh keys, as `python -m shared.keys` makes them, the first admin, and a database password the
+    database URLs below make unused."""
+    import secrets
+
+    from shared.config import KEYS
+    from shared.keys import new_keys
+
+    keys = new_keys()
+    for env_name in KEYS.values():
+        keys.setdefault(env_name, secrets.token_urlsafe(48))
+    return {**keys, "POSTGRES_PASSWORD": "unused-e2e-database-password",
+            "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]}
+
+
+@contextmanager
+def production_processes(workdir: Path, ports: dict[str, int], *, databases: dict[str, str], broker_url: str,
+                         secrets: dict[str, str] | None = None) -> Iterator[tuple[Stack, dict, Path]]:
+    """Every compose service's own command and environment, against this host's PostgreSQL and a Redis.
+
+    Yields the stack (its "smtp" process is the stand-in for Mailpit: a real SMTP server keeping what it
+    receives as .eml files), the services' URLs and that mail folder.
+    """
+    secrets = secrets or production_secrets()
+    mail_dir = workdir / "mail"
+    urls = {name: f"http://127.0.0.1:{ports[name]}" for name in SERVICES}
+    overrides = {
+        "INTAKE_DATABASE_URL": databases["intake"], "REVIEW_DATABASE_URL": databases["review"],
+        "NOTIFY_DATABASE_URL": databases["notify"], "BROKER_URL": broker_url,
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports["smtp"]),
+        "DOCUMENTS_DIR": str(workdir / "documents"), "VAR_DIR": str(workdir / "var"),
+        "INTAKE_URL": urls["intake"], "REVIEW_URL": urls["review"], "NOTIFY_URL": urls["notify"],
+    }
+    services = compose_services()
+    stack = Stack(workdir, {})
+    stack.start("smtp", ["python", "-m", "services.notify.mailcatcher"],
+                env={"SMTP_PORT": str(ports["smtp"]), "MAIL_DIR": str(mail_dir), "VAR_DIR": str(workdir / "var")})
+    published = {5001: ports["intake"], 5002: ports["review"], 5003: ports["notify"]}
+    stack.service_env = {name: compose_environment(services[name], secrets, overrides)
+                         for name in ("migrate", *LONG_RUNNING_COMPOSE)}
+    try:
+        stack.run_once("migrate", compose_command(services["migrate"], published), env=stack.service_env["migrate"])
+        for name in LONG_RUNNING_COMPOSE:
+            stack.start(name, compose_command(services[name], published), env=stack.service_env[name])
+        for url in urls.values():
+            stack.wait_http(f"{url}/readyz")
+        yield stack, urls, mail_dir
+    finally:
+        stack.stop()
+
+
+def embedded_environment(workdir: Path, ports: dict[str, int]) -> dict[str, str]:
+    """`make run`'s environment: every setting at its embedded default, under `workdir`/var."""
+    from shared.config import KEYS
+
+    env = {"VAR_DIR": str(workdir / "var"), "INTAKE_PORT": str(ports["intake"]),
+           "REVIEW_PORT": str(ports["review"]), "NOTIFY_PORT": str(ports["notify"]), "SMTP_PORT": str(ports["smtp"]),
+           "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]}
+    for name in ("INTAKE_DATABASE_URL", "REVIEW_DATABASE_URL", "NOTIFY_DATABASE_URL", "BROKER_URL",
+                 "SMTP_HOST", "DOCUMENTS_DIR", "MAIL_DIR", "INTAKE_URL", "REVIEW_URL", "NOTIFY_URL", *KEYS.values()):
+        env[name] = ""
+    return env
+
+
+@contextmanager
+def embedded_processes(workdir: Path, ports: dict[str, int]) -> Iterator[tuple[Stack, dict, Path]]:
+    """`make run`'s processes: SQLite, Celery over the filesystem, the local mail catcher."""
+    stack = Stack(workdir, embedded_environment(workdir, ports))
+    urls = {name: f"http://127.0.0.1:{ports[name]}" for name in SERVICES}
+    try:
+        for command in ("python -m services.intake migrate", "python -m services.review migrate",
+                        "python -m services.notify migrate", "python -m services.intake seed"):
+            stack.run_once(command, command)
+        for name, command in procfile().items():
+            stack.start(name, command)
+        for url in urls.values():
+            stack.wait_http(f"{url}/readyz")
+        yield stack, urls, workdir / "var" / "mail"
+    finally:
+        stack.stop()

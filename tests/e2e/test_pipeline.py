@@ -12,11 +12,8 @@ import requests
 from pypdf import PdfReader
 
 from tests.conftest import fresh_database
-from tests.e2e.stack import (LONG_RUNNING_COMPOSE, Stack, compose_command, compose_environment,
-                             compose_services, procfile)
+from tests.e2e.stack import ADMIN, SERVICES, Stack, embedded_processes, production_processes
 from tests.factories import application_payload, make_pdf
-
-ADMIN = {"email": "admin@example.org", "password": "correct horse battery staple"}
 
 
 def wait_for(check, *, timeout=90.0, interval=0.3, stack: Stack | None = None, what="condition"):
@@ -106,59 +103,16 @@ def run_pipeline(stack: Stack, urls: dict, mail_dir, *, language: str) -> None:
 @pytest.fixture
 def production_stack(tmp_path, ports, redis_server):
     """Every compose service's own command and environment, against this host's PostgreSQL and Redis."""
-    databases = {name: fresh_database(f"nip_e2e_{name}") for name in ("intake", "review", "notify")}
-    mail_dir = tmp_path / "mail"
-    secrets = {"SECRET_KEY": "e2e-secret", "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]}
-    urls = {name: f"http://127.0.0.1:{ports[name]}" for name in ("intake", "review", "notify")}
-    overrides = {
-        "INTAKE_DATABASE_URL": databases["intake"], "REVIEW_DATABASE_URL": databases["review"],
-        "NOTIFY_DATABASE_URL": databases["notify"], "BROKER_URL": redis_server.url,
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports["smtp"]),
-        "DOCUMENTS_DIR": str(tmp_path / "documents"), "VAR_DIR": str(tmp_path / "var"),
-        "INTAKE_URL": urls["intake"], "REVIEW_URL": urls["review"], "NOTIFY_URL": urls["notify"],
-    }
-    services = compose_services()
-    stack = Stack(tmp_path, {})
-    # the stand-in for Mailpit: a real SMTP server keeping what it receives
-    stack.start("smtp", ["python", "-m", "services.notify.mailcatcher"],
-                env={"SMTP_PORT": str(ports["smtp"]), "MAIL_DIR": str(mail_dir), "VAR_DIR": str(tmp_path / "var")})
-    published = {5001: ports["intake"], 5002: ports["review"], 5003: ports["notify"]}
-    try:
-        stack.run_once("migrate", compose_command(services["migrate"], published),
-                       env=compose_environment(services["migrate"], secrets, overrides))
-        for name in LONG_RUNNING_COMPOSE:
-            stack.start(name, compose_command(services[name], published),
-                        env=compose_environment(services[name], secrets, overrides))
-        for url in urls.values():
-            stack.wait_http(f"{url}/readyz")
-        yield stack, urls, mail_dir
-    finally:
-        stack.stop()
+    databases = {name: fresh_database(f"nip_e2e_{name}") for name in SERVICES}
+    with production_processes(tmp_path, ports, databases=databases, broker_url=redis_server.url) as running:
+        yield running
 
 
 @pytest.fixture
 def embedded_stack(tmp_path, ports):
     """`make run`'s processes: SQLite, Celery over the filesystem, the local mail catcher."""
-    var = tmp_path / "var"
-    env = {"VAR_DIR": str(var), "INTAKE_PORT": str(ports["intake"]), "REVIEW_PORT": str(ports["review"]),
-           "NOTIFY_PORT": str(ports["notify"]), "SMTP_PORT": str(ports["smtp"]), "SECRET_KEY": "",
-           "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]}
-    for name in ("INTAKE_DATABASE_URL", "REVIEW_DATABASE_URL", "NOTIFY_DATABASE_URL", "BROKER_URL",
-                 "SMTP_HOST", "DOCUMENTS_DIR", "MAIL_DIR", "INTAKE_URL", "REVIEW_URL", "NOTIFY_URL"):
-        env[name] = ""
-    stack = Stack(tmp_path, env)
-    urls = {name: f"http://127.0.0.1:{ports[name]}" for name in ("intake", "review", "notify")}
-    try:
-        for command in ("python -m services.intake migrate", "python -m services.review migrate",
-                        "python -m services.notify migrate", "python -m services.intake seed"):
-            stack.run_once(command, command)
-        for name, command in procfile().items():
-            stack.start(name, command)
-        for url in urls.values():
-            stack.wait_http(f"{url}/readyz")
-        yield stack, urls, var / "mail"
-    finally:
-        stack.stop()
+    with embedded_processes(tmp_path, ports) as running:
+        yield running
 
 
 def test_pipeline_in_production_mode(production_stack):

@@ -9,7 +9,8 @@ def test_every_scheduled_task_is_registered_by_a_service(settings):
     apps = {name: module.create_app(settings).extensions["celery"]
             for name, module in (("intake", intake), ("review", review), ("notify", notify))}
     schedule = apps["intake"].conf.beat_schedule
-    assert {entry["task"] for entry in schedule.values()} == {"intake.sweep_stuck", "notify.retry_overdue"}
+    assert {entry["task"] for entry in schedule.values()} == {"intake.sweep_stuck", "notify.retry_overdue",
+                                                                   "review.reconcile", "notify.reconcile"}
     for entry in schedule.values():
         owner = apps[entry["task"].split(".")[0]]
         assert entry["task"] in owner.tasks

@@ -12,16 +12,28 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.config import Settings
+from shared.config import KEYS, Settings
 from shared.events import SUBSCRIBERS
+from shared.keys import new_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 REQUIRED_ENV = {
-    "SECRET_KEY": "compose-test-secret",
+    **new_keys(),
+    "POSTGRES_PASSWORD": "compose-test-database-password",
     "ADMIN_EMAIL": "admin@example.org",
     "ADMIN_PASSWORD": "compose-test-password",
 }
+# the keys (Settings attributes) each process is given: only what its code uses (docs/security.md)
+KEYS_GIVEN = {
+    "intake": {"intake_secret_key", "applicant_token_key", "sync_api_key"},
+    "review": {"review_secret_key", "staff_signing_key", "staff_verify_key"},
+    "notify": {"staff_verify_key"},
+    # reconciliation (beat jobs run by these workers) reads intake's sync API
+    "worker-review": {"sync_api_key"},
+    "worker-notify": {"sync_api_key"},
+}
+FIRST_ADMIN = {"migrate", "review"}
 WEB_PORTS = {"intake": 5001, "review": 5002, "notify": 5003}
 # which service databases each process works on
 DATABASES = {
@@ -115,7 +127,8 @@ def test_compose_refuses_to_start_without_a_required_setting(missing, tmp_path):
 
 
 def test_every_process_the_architecture_names_is_a_service(compose):
-    assert set(compose["services"]) == set(APP_SERVICES) | {"postgres", "redis", "mailpit"}
+    # the "ops" profile's tools: flower (tests/integration/test_flower.py), backup (test_backup.py)
+    assert set(compose["services"]) == set(APP_SERVICES) | {"postgres", "redis", "mailpit", "flower", "backup"}
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -183,13 +196,55 @@ def test_each_process_loads_settings_for_its_own_postgres_database(resolved, nam
     created = re.findall(r"CREATE DATABASE (\w+)", (ROOT / "deploy/postgres/init.sql").read_text())
     for database in DATABASES[name]:
         assert database in created
-        assert settings.database_url(database) == f"postgresql+psycopg://nip:nip@postgres:5432/{database}"
+        password = REQUIRED_ENV["POSTGRES_PASSWORD"]
+        assert settings.database_url(database) == f"postgresql+psycopg://nip:{password}@postgres:5432/{database}"
     assert settings.broker_url == "redis://redis:6379/0"
-    assert settings.secret_key == REQUIRED_ENV["SECRET_KEY"]
     assert (settings.smtp_host, settings.smtp_port) == ("mailpit", 1025)
     assert str(settings.documents_dir) == "/data/documents"
-    assert settings.admin_email == REQUIRED_ENV["ADMIN_EMAIL"]
+    assert settings.admin_email == (REQUIRED_ENV["ADMIN_EMAIL"] if name in FIRST_ADMIN else None)
     assert not set(environment) - read, "compose sets variables the application never reads"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_process_is_given_only_the_keys_it_uses(resolved, name, monkeypatch):
+    environment = {key: str(value) for key, value in resolved["services"][name]["environment"].items()}
+    monkeypatch.setattr(os, "environ", environment)
+    settings = Settings.from_env()
+    monkeypatch.undo()
+
+    given = {attribute for attribute in KEYS if getattr(settings, attribute)}
+    expected = KEYS_GIVEN.get(name, set())
+    if "staff_signing_key" in expected:
+        assert settings.staff_signing_key.strip() == REQUIRED_ENV["STAFF_SIGNING_KEY"].strip()
+    assert given == expected
+    assert ("ADMIN_PASSWORD" in environment) == (name in FIRST_ADMIN)
+    if expected:  # what the web app checks at start-up passes with real keys
+        settings.require(*sorted(expected))
+
+
+def test_notify_cannot_sign_staff_tokens_and_intake_holds_no_staff_key(resolved):
+    services = resolved["services"]
+
+    assert "STAFF_SIGNING_KEY" not in services["notify"]["environment"]
+    assert not {"STAFF_SIGNING_KEY", "STAFF_VERIFY_KEY", "REVIEW_SECRET_KEY"} & set(services["intake"]["environment"])
+
+
+def test_internal_services_are_not_published_and_mailpit_only_on_loopback(compose):
+    services = compose["services"]
+
+    assert "ports" not in services["postgres"] and "ports" not in services["redis"]
+    assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
+
+
+def test_postgres_password_has_no_default(compose):
+    text = COMPOSE_FILE.read_text()
+
+    assert "${POSTGRES_PASSWORD:-" not in text
+    assert services_password(compose) == "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD (see .env.example)}"
+
+
+def services_password(compose) -> str:
+    return compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

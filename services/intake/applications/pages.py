@@ -1,20 +1,24 @@
 """The applicants' HTML pages: the form (English and French) and the status page."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.applications import service
 from services.intake.applications.checks import PROGRAMME_TZ
 from services.intake.applications.schemas import DEPARTMENT_CODES, ApplicationSchema
-from services.intake.applications.views import parse_uploads
+from services.intake.applications.views import applicant_token_arg, parse_uploads
 from services.intake.db import db
 from services.intake.programme.service import open_call
 from shared.documents import DocumentStore
 from shared.web import ApiError, error_response, wants_json
 
 bp = Blueprint("pages", __name__)
+csrf = CSRFProtect()
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_EXEMPT_PREFIXES = ("/api/", "/internal/")
 
 STATUS_LABELS = {
     "en": {"draft": "draft", "submitted": "received", "checking": "being checked", "under_review": "under review",
@@ -57,6 +61,48 @@ def error_page(exc):
     return render_template("error.html", error=exc, lang=_lang(), t=TEXT[_lang()]), exc.code or 500
 
 
+CSRF_MESSAGE = {
+    "en": "This form has expired or was not sent from our site. Please check your answers, attach your documents "
+          "again and submit.",
+    "fr": "Ce formulaire a expiré ou n'a pas été envoyé depuis notre site. Vérifiez vos réponses, joignez à nouveau "
+          "vos documents et envoyez-le.",
+}
+
+
+def init_csrf(app: Flask) -> None:
+    """CSRF tokens on every HTML form post.
+
+    The JSON APIs under /api/ and /internal/ are exempt by path, whatever blueprint serves them: they act only
+    on a bearer token or an explicit multipart request, never on a cookie, so a foreign page cannot borrow a
+    visitor's credentials.
+    """
+    app.config.update(WTF_CSRF_CHECK_DEFAULT=False,
+                      # long enough to write a motivation letter in one sitting
+                      WTF_CSRF_TIME_LIMIT=24 * 3600,
+                      SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=app.config["SETTINGS"].intake_url.startswith("https://"))
+    csrf.init_app(app)
+
+    @app.before_request
+    def _protect_forms():
+        if request.method in UNSAFE_METHODS and not request.path.startswith(CSRF_EXEMPT_PREFIXES):
+            csrf.protect()
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(exc: CSRFError):
+        lang = _lang()
+        if wants_json():
+            return error_response(400, "csrf_failed", f"{exc.description} {CSRF_MESSAGE['en']}")
+        if request.endpoint == "pages.apply":
+            # the applicant keeps what they typed; only the files must be attached again
+            call = open_call(session=db.session)
+            return render_template("apply.html", call=call, lang=lang, t=TEXT[lang],
+                                   errors={"_form": [CSRF_MESSAGE[lang]]}, values=request.form,
+                                   departments=DEPARTMENT_CODES), 400
+        exc.description = CSRF_MESSAGE[lang]
+        return error_page(exc)
+
+
 def _form_payload(form) -> dict:
     """The form's fields in the API's shape, so one schema judges both."""
     education = {k: form.get(f"education.{k}") or None for k in
@@ -86,7 +132,7 @@ def apply():
                 session=db.session, call=call, payload=payload, uploads=uploads, idempotency_key=None,
                 store=DocumentStore(current_app.config["SETTINGS"].documents_dir))
             db.session.commit()
-            token = service.applicant_token(current_app.config["SETTINGS"].secret_key, application.reference)
+            token = service.applicant_token(current_app.config["SETTINGS"].applicant_token_key, application.reference)
             return redirect(url_for("pages.status", reference=application.reference, token=token, lang=lang,
                                     new=1))
         except ValidationError as exc:
@@ -107,10 +153,12 @@ def status(reference: str):
         # the link in our emails carries no secret: ask for the key given at submission
         return render_template("status_key.html", reference=reference, lang=lang, t=TEXT[lang])
     application = service.find_for_applicant(session=db.session, reference=reference,
-                                             token=request.args.get("token"),
-                                             secret_key=current_app.config["SETTINGS"].secret_key)
-    return render_template("status.html", application=application, lang=lang, t=TEXT[lang],
+                                             token=applicant_token_arg(request.args.get("token")),
+                                             token_key=current_app.config["SETTINGS"].applicant_token_key)
+    html = render_template("status.html", application=application, lang=lang, t=TEXT[lang],
                            labels=STATUS_LABELS[lang], new=request.args.get("new") == "1")
+    # the address holds the applicant's key: never sent on as a referrer, never kept by a shared browser's cache
+    return html, 200, {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
 @bp.get("/")

@@ -36,9 +36,9 @@ def new_reference(call: Call) -> str:
     return f"NIP{call.deadline.year % 100:02d}-{body[:4]}-{body[4:]}"
 
 
-def applicant_token(secret_key: str, reference: str) -> str:
+def applicant_token(token_key: str, reference: str) -> str:
     """The applicant's bearer token: derived, never stored, so a database leak reveals none."""
-    digest = hmac.new(secret_key.encode(), f"applicant:{reference}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(token_key.encode(), f"applicant:{reference}".encode(), hashlib.sha256).digest()
     return digest.hex()
 
 
@@ -59,6 +59,7 @@ def request_hash(payload: dict, uploads: list[Upload]) -> str:
 def inspect_uploads(*, call: Call, uploads: list[Upload], required: bool) -> list[tuple[Upload, Inspected]]:
     """Check every upload against the call's document rules; all problems are reported together."""
     errors: dict[str, list[str]] = {}
+    reasons: dict[str, str] = {}
     rejections: list[DocumentRejected] = []
     inspected = []
     for upload in uploads:
@@ -70,6 +71,7 @@ def inspect_uploads(*, call: Call, uploads: list[Upload], required: bool) -> lis
             inspected.append((upload, inspect_document(upload.data, rule=rule)))
         except DocumentRejected as rejected:
             errors[upload.kind] = [rejected.message]
+            reasons[upload.kind] = rejected.code
             rejections.append(rejected)
     kinds = {u.kind for u in uploads}
     if required:
@@ -80,8 +82,9 @@ def inspect_uploads(*, call: Call, uploads: list[Upload], required: bool) -> lis
         # one HTTP status for the whole answer: the one a client most needs to act on
         worst = max(rejections, key=lambda r: _SEVERITY.get(r.status, 0), default=None)
         if worst is not None and worst.status != 422:
-            raise ApiError(worst.status, worst.code, "Some documents are not acceptable.", errors)
-        raise ApiError(422, "invalid_documents", "Some documents are missing or not acceptable.", errors)
+            raise ApiError(worst.status, worst.code, "Some documents are not acceptable.", errors, reasons=reasons)
+        raise ApiError(422, "invalid_documents", "Some documents are missing or not acceptable.", errors,
+                       reasons=reasons)
     return inspected
 
 
@@ -172,12 +175,12 @@ def request_render(*, session: Session, application: Application) -> None:
                  args=[application.reference])
 
 
-def find_for_applicant(*, session: Session, reference: str, token: str | None, secret_key: str,
+def find_for_applicant(*, session: Session, reference: str, token: str | None, token_key: str,
                        lock: bool = False) -> Application:
     """The application behind a reference and its token; the same 404 for a wrong token or reference."""
     if token is None:
         raise ApiError(401, "unauthorized", "The application's token is required.")
-    if not hmac.compare_digest(applicant_token(secret_key, reference), token):
+    if not hmac.compare_digest(applicant_token(token_key, reference), token):
         raise ApiError(404, "not_found", "No application with this reference and token.")
     query = select(Application).where(Application.reference == reference).options(
         selectinload(Application.history), selectinload(Application.documents))

@@ -10,15 +10,17 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
 from services.intake.applications.checks import completeness_problems, eligibility_problems
 from services.intake.applications.models import Application
 from services.intake.applications.service import request_check, request_render
 from services.intake.applications.status import IllegalTransition, change_status
-from services.intake.db import INBOX, OUTBOX, db
+from services.intake.db import DEAD_LETTERS, INBOX, OUTBOX, db
 from services.intake.programme.models import Call
 from shared.bus import consume, publish_event
+from shared.bus.consumer import event_consumer
 from shared.db import utcnow
 from shared.documents import DocumentStore
 from shared.events import make_event
@@ -33,7 +35,9 @@ def load_locked(session, reference: str) -> Application | None:
                            .with_for_update()).first()
 
 
-@shared_task(name="intake.check_application")
+# a database cut mid-check (restart, failover) must not leave the application submitted until the sweeper
+@shared_task(name="intake.check_application", autoretry_for=(OperationalError,), retry_backoff=True,
+             retry_jitter=True, max_retries=10)
 def check_application(reference: str) -> str | None:
     """submitted → checking → under_review | incomplete | ineligible, then ask for the dossier."""
     session = db.session
@@ -88,9 +92,9 @@ def apply_released_decision(*, session, event: dict) -> None:
         log.warning("released decision not applied", extra={"reference": data["reference"], "status": exc.old})
 
 
-@shared_task(name="intake.handle_event")
+@event_consumer(name="intake.handle_event", service="intake", database=db, dead_letters=DEAD_LETTERS)
 def handle_event(envelope: dict) -> bool:
-    """Events intake consumes: released decisions."""
+    """Events intake consumes: released decisions (retried, then dead-lettered: never dropped)."""
     return consume(session=db.session, inbox=INBOX, envelope=envelope,
                    handlers={"decision.released": apply_released_decision})
 

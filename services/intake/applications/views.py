@@ -17,6 +17,9 @@ from shared.web import ApiError
 
 bp = Blueprint("applications", __name__)
 DOCUMENT_KINDS = ("cv", "academic_proof", "language_certificate")
+# Real tokens are 43 URL-safe characters; anything far longer or outside ASCII cannot be one.
+MAX_TOKEN_LENGTH = 128
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 
 def _settings():
@@ -61,13 +64,52 @@ def parse_uploads() -> list[service.Upload]:
     return uploads
 
 
+def applicant_token_arg(raw: str | None) -> str | None:
+    """The applicant's token as sent, or None when absent.
+
+    Something that cannot be a token (non-ASCII, control characters, absurdly long) is answered like a wrong
+    token, so the 404 stays the only answer for anything but the right key.
+    """
+    if raw is None or raw == "":
+        return None
+    if len(raw) > MAX_TOKEN_LENGTH or not raw.isascii() or not raw.isprintable():
+        raise ApiError(404, "not_found", "No application with this reference and token.")
+    return raw
+
+
+def idempotency_key(raw: str | None) -> str | None:
+    """The Idempotency-Key header, or None; it is stored, so only short printable ASCII is accepted."""
+    if raw is None or raw == "":
+        return None
+    if len(raw) > MAX_IDEMPOTENCY_KEY_LENGTH or not raw.isascii() or not raw.isprintable():
+        raise ApiError(422, "invalid_idempotency_key",
+                       f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters.",
+                       {"Idempotency-Key": [f"Printable ASCII characters only, at most {MAX_IDEMPOTENCY_KEY_LENGTH}."]})
+    return raw
+
+
+# Reasons recorded by intake's own check (eligibility and completeness codes) or by the applicant are meant for
+# the candidate: they need them to put things right. A reviewer's reason code is internal; so is any actor we
+# do not know, until someone decides otherwise.
+CANDIDATE_FACING_ACTORS = frozenset({"worker", "applicant"})
+
+
+def for_applicant(application) -> dict:
+    """The status as the applicant may see it: history without the reviewers' internal reason codes."""
+    body = ApplicationStatusSchema().dump(application)
+    for change, entry in zip(application.history, body["history"]):
+        if change.actor not in CANDIDATE_FACING_ACTORS:
+            entry["reason"] = None
+    return body
+
+
 def _created(application, created: bool):
     settings = _settings()
     body = {
         "reference": application.reference,
         "status": application.status,
         "status_url": f"{settings.intake_url}/api/v1/applications/{application.reference}",
-        "token": service.applicant_token(settings.secret_key, application.reference),
+        "token": service.applicant_token(settings.applicant_token_key, application.reference),
     }
     return body, 201, {"Idempotent-Replayed": "false" if created else "true"}
 
@@ -76,9 +118,7 @@ def _created(application, created: bool):
 def submit():
     payload = parse_application_part()
     uploads = parse_uploads()
-    key = request.headers.get("Idempotency-Key") or None
-    if key is not None and len(key) > 200:
-        raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be at most 200 characters.")
+    key = idempotency_key(request.headers.get("Idempotency-Key"))
     session = db.session
     call = open_call(session=session)
     try:
@@ -98,13 +138,13 @@ def submit():
 
 def _applicant_application(reference: str, *, lock: bool = False):
     return service.find_for_applicant(session=db.session, reference=reference,
-                                      token=bearer_token(request.headers.get("Authorization")),
-                                      secret_key=_settings().secret_key, lock=lock)
+                                      token=applicant_token_arg(bearer_token(request.headers.get("Authorization"))),
+                                      token_key=_settings().applicant_token_key, lock=lock)
 
 
 @bp.get("/api/v1/applications/<reference>")
 def status(reference: str):
-    return ApplicationStatusSchema().dump(_applicant_application(reference))
+    return for_applicant(_applicant_application(reference))
 
 
 @bp.post("/api/v1/applications/<reference>/documents")
@@ -115,7 +155,7 @@ def add_documents(reference: str):
     service.add_documents(session=db.session, call=db.session.get(Call, application.call_id), application=application,
                           uploads=parse_uploads(), store=_store())
     db.session.commit()
-    return ApplicationStatusSchema().dump(application)
+    return for_applicant(application)
 
 
 @bp.post("/api/v1/applications/<reference>/withdraw")
@@ -123,4 +163,4 @@ def withdraw(reference: str):
     application = _applicant_application(reference, lock=True)
     service.withdraw(session=db.session, application=application)
     db.session.commit()
-    return ApplicationStatusSchema().dump(application)
+    return for_applicant(application)

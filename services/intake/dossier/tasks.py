@@ -6,6 +6,7 @@ import logging
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
 from services.intake.applications.checks import PROGRAMME_TZ
@@ -13,7 +14,7 @@ from services.intake.applications.eligibility import age_on
 from services.intake.applications.models import Application
 from services.intake.applications.tasks import load_locked
 from services.intake.db import OUTBOX, db
-from services.intake.dossier.render import Attachment, render_dossier
+from services.intake.dossier.render import Attachment, DossierRejected, render_dossier
 from services.intake.programme.defaults import PDF
 from services.intake.programme.models import Call
 from shared.bus import publish_event
@@ -43,7 +44,9 @@ def dossier_context(application: Application, call: Call) -> dict:
     }
 
 
-@shared_task(name="intake.render_dossier", soft_time_limit=240, time_limit=300)
+# a database cut mid-render must not leave the application without a dossier until the sweeper
+@shared_task(name="intake.render_dossier", soft_time_limit=240, time_limit=300, autoretry_for=(OperationalError,),
+             retry_backoff=True, retry_jitter=True, max_retries=10)
 def render_dossier_task(reference: str) -> str | None:
     """Build the dossier PDF, store it under the application's key, tell review."""
     session = db.session
@@ -57,7 +60,12 @@ def render_dossier_task(reference: str) -> str | None:
     attachments = [Attachment(described["label"],
                               store.read(d.key) if d.media_type == PDF and store.exists(d.key) else None)
                    for d, described in zip(application.documents, context["documents"])]
-    rendered = render_dossier(context=context, attachments=attachments, reference=reference)
+    try:
+        rendered = render_dossier(context=context, attachments=attachments, reference=reference)
+    except DossierRejected as rejected:
+        session.rollback()
+        _record_failure(session, reference, rejected)
+        return None
     key = f"dossiers/{reference.lower()}.pdf"
     store.put_at(key, rendered.pdf)
     session.rollback()
@@ -71,3 +79,17 @@ def render_dossier_task(reference: str) -> str | None:
     session.commit()
     log.info("dossier rendered", extra={"reference": reference, "pages": rendered.pages})
     return key
+
+
+def _record_failure(session, reference: str, rejected: DossierRejected) -> None:
+    """A dossier past its bounds is a problem on the application, not a task to retry forever: running
+    again gives the same answer until the documents change."""
+    application = load_locked(session, reference)
+    if application is not None:
+        kept = [p for p in application.problems or [] if p.get("code") != rejected.code]
+        application.problems = [*kept, {"code": rejected.code, "message": (
+            "The application's file for reviewers could not be assembled from the uploaded PDFs; "
+            "we will contact you if a document must be uploaded again.")}]
+    session.commit()
+    log.warning("dossier not rendered", extra={"reference": reference, "code": rejected.code,
+                                                "detail": rejected.message})

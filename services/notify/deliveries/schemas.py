@@ -1,13 +1,19 @@
 """The delivery log's query parameters and rows."""
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+MAX_PAGE = 10_000
+
 
 class DeliveryQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    reference = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # references are letters, digits and dashes; anything else (a NUL byte, say) cannot match one
+    reference = fields.String(load_default=None, validate=[
+        validate.Length(min=1, max=64),
+        validate.Regexp(r"^[A-Za-z0-9-]+$", error="A reference has only letters, digits and dashes.")])
+    # bounded so the offset stays far inside what the database accepts
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 

@@ -5,12 +5,12 @@ import logging
 
 from celery import shared_task
 from flask import current_app
-from marshmallow import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from services.notify.db import INBOX, db
+from services.notify.db import DEAD_LETTERS, INBOX, db
 from services.notify.deliveries import service
 from shared.bus import consume
+from shared.bus.consumer import event_consumer
 from shared.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,16 +28,15 @@ def _handlers(intake_url: str) -> dict:
     return {"application.status_changed": on_status_changed}
 
 
-@shared_task(name="notify.handle_event", **RETRY_WHILE_DATABASE_DOWN)
+@event_consumer(name="notify.handle_event", service="notify", database=db, dead_letters=DEAD_LETTERS)
 def handle_event(envelope: dict) -> None:
-    """Record the email a status change calls for (exactly once), then send it."""
+    """Record the email a status change calls for (exactly once), then send it.
+
+    Failures to record are retried, then dead-lettered (never dropped); a failed send is the
+    delivery's own retry schedule (`deliver`, `retry_overdue`).
+    """
     settings = current_app.config["SETTINGS"]
-    try:
-        consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=_handlers(settings.intake_url))
-    except ValidationError as exc:
-        # a malformed event will not improve by being retried
-        log.error("malformed event dropped", extra={"event_id": str(envelope.get("id")), "errors": exc.messages})
-        return
+    consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=_handlers(settings.intake_url))
     # also when the event was handled before: a redelivered message finishes an interrupted send
     send_if_pending(str(envelope["id"]))
 
@@ -78,3 +77,6 @@ def send_if_pending(event_id: str) -> str | None:
             log.exception("could not schedule a retry", extra={"event_id": event_id,
                                                               "reference": delivery.reference})
     return state
+
+
+from services.notify.deliveries import reconcile  # noqa: E402,F401  (registers notify.reconcile)

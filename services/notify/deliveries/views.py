@@ -15,7 +15,8 @@ bp = Blueprint("deliveries", __name__, url_prefix="/api/v1")
 @bp.before_request
 def _require_staff_token():
     token = bearer_token(request.headers.get("Authorization"))
-    identity = token and verify_staff_token(current_app.config["SETTINGS"].secret_key, token)
+    # notify holds only the public key: it can check a staff token but never make one
+    identity = token and verify_staff_token(current_app.config["SETTINGS"].staff_verify_key, token)
     if not identity:
         raise ApiError(401, "unauthorized", "A valid staff bearer token is required.")
     g.staff = identity

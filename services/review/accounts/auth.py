@@ -7,6 +7,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import LoginManager, current_user
 
 from services.review.accounts.models import User
+from services.review.accounts.sessions import load_session_user
 from services.review.db import db
 from shared.auth import StaffIdentity, bearer_token, verify_staff_token
 from shared.web import ApiError, wants_json
@@ -19,8 +20,8 @@ login_manager.login_message_category = "info"
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    # only a live server-side session counts: a copied cookie dies with sign-out, idleness or deactivation
+    return load_session_user(user_id)
 
 
 @login_manager.unauthorized_handler
@@ -35,7 +36,7 @@ def staff_from_bearer() -> StaffIdentity | None:
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         return None
-    claims = verify_staff_token(current_app.config["SECRET_KEY"], token)
+    claims = verify_staff_token(current_app.config["SETTINGS"].staff_verify_key, token)
     if claims is None:
         return None
     user = db.session.get(User, claims.user_id)

@@ -1,15 +1,16 @@
-"""Staff accounts: admins and reviewers."""
+"""Staff accounts (admins, coordinators, reviewers), their browser sessions, refresh tokens and
+failed sign-in counters."""
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.review.db import Base
 from shared.auth import StaffIdentity
 from shared.db import utcnow
 
-ROLES = ("admin", "reviewer")
+ROLES = ("admin", "coordinator", "reviewer")
 
 
 class User(UserMixin, Base):
@@ -33,3 +34,41 @@ class User(UserMixin, Base):
 
     def identity(self) -> StaffIdentity:
         return StaffIdentity(self.id, self.email, self.role, tuple(self.departments or ()))
+
+
+class StaffSession(Base):
+    """One browser sign-in. The cookie carries a random id; only its sha256 is stored, so a copy of the
+    table cannot be replayed as cookies. Live while not revoked and used within the idle limit."""
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    """A single-use refresh token (sha256 stored). Each refresh marks it used and issues the next one in
+    the same family; presenting a used one again means it was stolen, and the whole family is revoked."""
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per email address, known or not, so a lock-out does not reveal which emails
+    have accounts. Keyed by the sha256 of the normalised email: no address is stored in clear."""
+    __tablename__ = "login_throttles"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    locked_until: Mapped[datetime | None]

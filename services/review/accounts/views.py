@@ -1,25 +1,33 @@
-"""Sign-in pages, staff tokens and the users API."""
+"""Sign-in pages, staff tokens and the users API and page."""
 from __future__ import annotations
 
 import logging
+import math
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, \
+    session as flask_session, url_for
 from flask_login import login_required, login_user, logout_user
 
-from services.review.accounts import service
-from services.review.accounts.auth import api_admin_required
-from services.review.accounts.forms import LoginForm
-from services.review.accounts.schemas import NewUser, TokenRequest, UserOut
+from services.review.accounts import service, sessions, tokens
+from services.review.accounts.auth import api_admin_required, page_admin_required
+from services.review.accounts.forms import LoginForm, UserActionForm
+from services.review.accounts.models import ROLES, User
+from services.review.accounts.schemas import NewUser, RefreshRequest, TokenRequest, UserChange, UserOut
+from services.review.audit import service as audit
 from services.review.db import db
-from shared.auth import issue_staff_token
-from shared.web import ApiError
+from shared.auth import STAFF_ACCESS_TOKEN_TTL, issue_staff_token
+from shared.db import utcnow
+from shared.web import ApiError, error_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__)
 api = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
 BAD_CREDENTIALS = "Email or password is incorrect."
+LOCKED = ("Too many failed sign-in attempts for this account. Try again later, or ask the programme office "
+          "to unlock it.")
 
 
 def _safe_next(target: str | None) -> str:
@@ -31,16 +39,57 @@ def _safe_next(target: str | None) -> str:
     return url_for("applications.list_page")
 
 
+def _lockout() -> service.LockoutPolicy:
+    return current_app.config.get("LOGIN_LOCKOUT", service.DEFAULT_LOCKOUT)
+
+
+def _refresh_ttl() -> timedelta:
+    return current_app.config.get("STAFF_REFRESH_TOKEN_TTL", tokens.DEFAULT_REFRESH_TTL)
+
+
+def _access_ttl() -> int:
+    return current_app.config.get("STAFF_ACCESS_TOKEN_TTL", STAFF_ACCESS_TOKEN_TTL)
+
+
+def _token_pair(user: User, refresh_token: str) -> dict:
+    ttl = _access_ttl()
+    return {"token": issue_staff_token(current_app.config["SETTINGS"].staff_signing_key, user.identity(), ttl=ttl),
+            "refresh_token": refresh_token, "expires_in": ttl, "token_type": "Bearer"}
+
+
+def _locked_response(exc: service.AccountLocked):
+    response, status = error_response(429, "too_many_attempts", LOCKED)
+    response.headers["Retry-After"] = str(max(1, math.ceil((exc.until - utcnow()).total_seconds())))
+    return response, status
+
+
+@bp.errorhandler(429)
+def _rate_limited(exc):
+    """The per-address limit on the sign-in form (the only limited page): the form again, with the reason."""
+    return render_template("login.html", form=LoginForm(), error=exc.description), 429
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     status, error = 200, None
     if form.validate_on_submit():
-        user = service.authenticate(session=db.session, email=form.email.data, password=form.password.data)
+        try:
+            user = service.authenticate(session=db.session, email=form.email.data, password=form.password.data,
+                                        policy=_lockout())
+        except service.AccountLocked:
+            return render_template("login.html", form=form, error=LOCKED), 429
         if user is not None:
+            # signing in again from this browser ends the session it had, so a copy of that cookie dies too
+            sessions.end(session=db.session, session_id=flask_session.get(sessions.COOKIE_KEY))
+            session_id = sessions.start(session=db.session, user=user, idle_limit=sessions.idle_limit())
             db.session.commit()
+            # a fresh cookie: nothing from before sign-in (a planted session, an old CSRF token) carries over
+            flask_session.clear()
+            flask_session[sessions.COOKIE_KEY] = session_id
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        db.session.commit()  # the failure counts towards the lock-out
         error = BAD_CREDENTIALS
     elif request.method == "POST":
         status = 400
@@ -50,7 +99,10 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    sessions.end(session=db.session, session_id=flask_session.get(sessions.COOKIE_KEY))
+    db.session.commit()
     logout_user()
+    flask_session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("accounts.login"))
 
@@ -58,11 +110,49 @@ def logout():
 @api.post("/auth/token")
 def issue_token():
     payload = TokenRequest().load(request.get_json(silent=True))
-    user = service.authenticate(session=db.session, email=payload["email"], password=payload["password"])
+    try:
+        user = service.authenticate(session=db.session, email=payload["email"], password=payload["password"],
+                                    policy=_lockout())
+    except service.AccountLocked as exc:
+        return _locked_response(exc)
     if user is None:
+        db.session.commit()  # the failure counts towards the lock-out
         raise ApiError(401, "invalid_credentials", BAD_CREDENTIALS)
+    refresh_token = tokens.issue(session=db.session, user=user, ttl=_refresh_ttl())
     db.session.commit()
-    return jsonify({"token": issue_staff_token(current_app.config["SECRET_KEY"], user.identity())})
+    return jsonify(_token_pair(user, refresh_token))
+
+
+@api.post("/auth/refresh")
+def refresh():
+    payload = RefreshRequest().load(request.get_json(silent=True))
+    try:
+        user, refresh_token = tokens.rotate(session=db.session, token=payload["refresh_token"], ttl=_refresh_ttl())
+    except tokens.RefreshRefused as exc:
+        db.session.commit()  # a detected reuse keeps its family revoked
+        log.info("refresh refused", extra={"reason": exc.reason})
+        raise ApiError(401, "invalid_refresh_token", "The refresh token is not valid any more; sign in again.")
+    db.session.commit()
+    return jsonify(_token_pair(user, refresh_token))
+
+
+def _user_or_404(user_id: int) -> User:
+    user = service.get_user(session=db.session, user_id=user_id)
+    if user is None:
+        raise ApiError(404, "not_found", "No such user.")
+    return user
+
+
+def _user_out(user: User, locked: set[int]) -> dict:
+    return {**UserOut().dump(user), "locked": user.id in locked}
+
+
+@api.get("/users")
+@api_admin_required
+def list_users():
+    users = service.list_users(session=db.session)
+    locked = service.locked_users(session=db.session, users=users)
+    return jsonify({"items": [_user_out(user, locked) for user in users]})
 
 
 @api.post("/users")
@@ -77,3 +167,77 @@ def create_user():
     db.session.commit()
     log.info("user created", extra={"user_id": user.id, "role": user.role, "by": g.staff.user_id})
     return jsonify(UserOut().dump(user)), 201
+
+
+def _change_user(user: User, changes: dict) -> None:
+    try:
+        service.update_user(session=db.session, user=user, **changes)
+    except service.LastAdmin:
+        db.session.rollback()
+        raise ApiError(409, "last_admin", "This would leave no active admin.")
+    audit.record(session=db.session, actor=g.staff.email, action="user.updated",
+                 details={"user_id": user.id, **changes})
+
+
+@api.patch("/users/<int:user_id>")
+@api_admin_required
+def update_user(user_id: int):
+    changes = UserChange().load(request.get_json(silent=True))
+    user = _user_or_404(user_id)
+    _change_user(user, changes)
+    db.session.commit()
+    log.info("user updated", extra={"user_id": user.id, "fields": sorted(changes), "by": g.staff.user_id})
+    return jsonify(_user_out(user, service.locked_users(session=db.session, users=[user])))
+
+
+@api.post("/users/<int:user_id>/unlock")
+@api_admin_required
+def unlock_user(user_id: int):
+    user = _user_or_404(user_id)
+    was_locked = service.unlock(session=db.session, user=user)
+    audit.record(session=db.session, actor=g.staff.email, action="user.unlocked", details={"user_id": user.id})
+    db.session.commit()
+    log.info("sign-in unlocked", extra={"user_id": user.id, "was_locked": was_locked, "by": g.staff.user_id})
+    return jsonify(_user_out(user, set()))
+
+
+@bp.get("/users")
+@page_admin_required
+def users_page():
+    users = service.list_users(session=db.session)
+    return render_template("accounts/users.html", users=users, roles=ROLES, form=UserActionForm(),
+                           locked=service.locked_users(session=db.session, users=users))
+
+
+@bp.post("/users/<int:user_id>")
+@page_admin_required
+def update_user_page(user_id: int):
+    """One action from the users page: activate, deactivate, unlock or set role and departments."""
+    form = UserActionForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+        return redirect(url_for("accounts.users_page"))
+    user = service.get_user(session=db.session, user_id=user_id)
+    if user is None:
+        abort(404, "No such user.")
+    action = form.action.data
+    try:
+        if action == "unlock":
+            service.unlock(session=db.session, user=user)
+            audit.record(session=db.session, actor=g.staff.email, action="user.unlocked",
+                         details={"user_id": user.id})
+            message = f"{user.email} can sign in again."
+        elif action in ("activate", "deactivate"):
+            _change_user(user, {"active": action == "activate"})
+            message = f"{user.email} is {action}d." + (" Their sessions have ended." if action == "deactivate" else "")
+        else:
+            _change_user(user, {"role": form.role.data, "departments": form.departments.data})
+            message = f"{user.email} is now {form.role.data}."
+    except ApiError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.users_page"))
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("accounts.users_page"))

@@ -9,20 +9,25 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.review.applications.models import Application, ApplicationDepartment
+from shared.db import utcnow
 
 log = logging.getLogger(__name__)
 
 
 def _row(session: Session, reference: str) -> Application:
-    application = session.scalar(
-        select(Application).where(Application.reference == reference).with_for_update())
-    if application is None:
-        application = Application(reference=reference, problems=[])
-        session.add(application)
-    return application
+    # Create-if-missing first, so two events of a new application handled at once (prefork
+    # children) meet on the row lock instead of one failing on the unique reference.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(Application).values(reference=reference, problems=[], updated_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["reference"]))
+    return session.scalar(
+        select(Application).where(Application.reference == reference).with_for_update()
+        .execution_options(populate_existing=True))
 
 
 def _apply_status(application: Application, status: str, occurred_at: datetime) -> bool:

@@ -1,28 +1,19 @@
 """The review service's event consumer (queue `review.events`)."""
 from __future__ import annotations
 
-import logging
-
-from celery import shared_task
-from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
-
 from services.review.applications.events import HANDLERS
-from services.review.db import INBOX, db
+from services.review.db import DEAD_LETTERS, INBOX, db
 from shared.bus import consume
+from shared.bus.consumer import event_consumer
 
-log = logging.getLogger(__name__)
 
-
-@shared_task(name="review.handle_event", autoretry_for=(OperationalError, IntegrityError),
-             retry_backoff=True, max_retries=8)
+@event_consumer(name="review.handle_event", service="review", database=db, dead_letters=DEAD_LETTERS)
 def handle_event(envelope: dict) -> bool:
-    """Apply one event to the read model, exactly once; False when seen before or unusable."""
-    try:
-        return consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=HANDLERS)
-    except ValidationError as exc:
-        # a malformed event will never become valid: drop it rather than retry forever
-        log.error("invalid event dropped", extra={"event_id": envelope.get("id") if isinstance(envelope, dict)
-                                                  else None, "errors": exc.messages})
-        db.session.rollback()
-        return False
+    """Apply one event to the read model, exactly once; False when seen before.
+
+    Failures are retried, then dead-lettered (never dropped): see shared.bus.consumer.
+    """
+    return consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=HANDLERS)
+
+
+from services.review.applications import reconcile  # noqa: E402,F401  (registers review.reconcile)

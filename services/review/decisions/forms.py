@@ -1,8 +1,9 @@
 """The decision and release forms on the application page (CSRF-protected)."""
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, TextAreaField
+from wtforms import IntegerField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from services.review.decisions.schemas import REASON_CODES
 from shared.events import DECISIONS
@@ -17,4 +18,6 @@ class DecisionForm(FlaskForm):
 
 
 class ReleaseForm(FlaskForm):
-    """Only the CSRF token: the confirmation page posts it to release."""
+    """The confirmation page posts the version of the decision it showed: a later revision is not released."""
+    version = IntegerField(validators=[InputRequired(message="The confirmed version is missing; reload."),
+                                       NumberRange(min=1)], widget=HiddenInput())

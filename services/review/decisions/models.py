@@ -14,6 +14,8 @@ class Decision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     decision: Mapped[str] = mapped_column(String(16))
+    # Raised by every revision: a release confirms the version the admin saw, never a later one.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     reason_code: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(254))

@@ -1,5 +1,5 @@
 """Request and response shapes of the decisions API."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events import DECISIONS
 
@@ -22,14 +22,32 @@ class DecisionIn(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
 
 
+class ConfirmedDecision(Schema):
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
 class ReleaseIn(Schema):
-    references = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
-                             validate=validate.Length(min=1, max=1000))
+    """`references` releases whatever is recorded; `decisions` releases each only at the version the
+    admin confirmed. Either or both, 1 to 1000 in all."""
+    references = fields.List(fields.String(validate=validate.Length(min=1, max=32)),
+                             validate=validate.Length(max=1000), load_default=list)
+    decisions = fields.List(fields.Nested(ConfirmedDecision), validate=validate.Length(max=1000),
+                            load_default=list)
+
+    @validates_schema
+    def _some_but_not_too_many(self, data, **kwargs):
+        count = len(data.get("references", [])) + len(data.get("decisions", []))
+        if count == 0:
+            raise ValidationError("Send references or decisions to release.", "references")
+        if count > 1000:
+            raise ValidationError("At most 1000 at a time.", "references")
 
 
 class DecisionOut(Schema):
     reference = fields.String()
     decision = fields.String()
+    version = fields.Integer()
     reason_code = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
     decided_by = fields.String()

@@ -102,3 +102,33 @@ def test_document_over_its_own_limit(client, session, settings, pdf):
     big = b"%PDF-1.7\n" + b"0" * (11 * 1024 * 1024)
     assert_error(submit(client, multipart(cv=pdf, academic_proof=big)), 413, "document_too_large")
     assert_nothing_stored(session, settings)
+
+
+@pytest.mark.parametrize("token", ["é", "jeton-été", "\u2603" * 43, "a\x07b", "x" * 129])
+def test_token_that_cannot_be_one_is_a_wrong_token_not_a_server_error(client, pdf, proof, token):
+    reference = submit(client, multipart(cv=pdf, academic_proof=proof)).get_json()["reference"]
+    header_token = token.encode("utf-8").decode("latin-1")  # what a server hands over for UTF-8 header bytes
+
+    assert_error(client.get(f"/api/v1/applications/{reference}", headers={"Authorization": f"Bearer {header_token}"}),
+                 404, "not_found")
+    assert_error(client.post(f"/api/v1/applications/{reference}/withdraw",
+                             headers={"Authorization": f"Bearer {header_token}"}), 404, "not_found")
+    assert_error(client.get(f"/status/{reference}", query_string={"token": token}), 404, "not_found")
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "\x07bell", "clé-é", "k" * 201])
+def test_idempotency_key_must_be_printable_ascii(client, session, settings, pdf, proof, key):
+    response = client.post("/api/v1/applications", data=multipart(cv=pdf, academic_proof=proof),
+                           content_type="multipart/form-data",
+                           headers={"Idempotency-Key": key.encode("utf-8").decode("latin-1")})
+
+    error = assert_error(response, 422, "invalid_idempotency_key")
+    assert "Idempotency-Key" in error["fields"]
+    assert_nothing_stored(session, settings)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/applications/NIP27-%00", "/status/NIP27-%00?token=x",
+                                 "/status/NIP27-AAAA-BBBB?token=a%00b", "/apply?lang=%00", "/api/v1/programme?x=%00"])
+def test_nul_characters_in_urls_are_refused_with_the_error_shape(client, url):
+    error = assert_error(client.get(url, headers={"Authorization": "Bearer x"}), 400, "invalid_characters")
+    assert error["fields"]

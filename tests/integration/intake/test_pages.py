@@ -9,6 +9,12 @@ def submit(client, **overrides):
     return client.post("/api/v1/applications", data=data, content_type="multipart/form-data").get_json()
 
 
+def csrf_token(client, lang: str = "en") -> str:
+    """The CSRF token the form carries, as a browser would send it back."""
+    page = client.get(f"/apply?lang={lang}").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
 def test_apply_form_in_both_languages(client):
     english = client.get("/apply?lang=en").get_data(as_text=True)
     french = client.get("/apply?lang=fr").get_data(as_text=True)
@@ -22,7 +28,7 @@ def test_form_submission_redirects_to_the_status_page(client):
             "education.degree_level": "master", "education.field_of_study": "Economics",
             "education.status": "enrolled", "education.year_of_study": "4", "department1": "finance",
             "session": "march", "correspondence_language": "en", "consent": "yes",
-            "motivation": application_payload()["motivation"], "lang": "en"}
+            "motivation": application_payload()["motivation"], "lang": "en", "csrf_token": csrf_token(client)}
     form["cv"] = (io.BytesIO(make_pdf("CV")), "cv.pdf")
     form["academic_proof"] = (io.BytesIO(make_pdf("Proof")), "proof.pdf")
     form["language_certificate"] = (io.BytesIO(b""), "")  # the optional input, left empty, as browsers send it
@@ -33,7 +39,8 @@ def test_form_submission_redirects_to_the_status_page(client):
 
 
 def test_form_errors_are_shown_and_nothing_is_stored(client, session):
-    response = client.post("/apply", data={"given_name": "", "lang": "fr"}, content_type="multipart/form-data")
+    response = client.post("/apply", data={"given_name": "", "lang": "fr", "csrf_token": csrf_token(client, "fr")},
+                           content_type="multipart/form-data")
     assert response.status_code == 422
     assert "Veuillez corriger" in response.get_data(as_text=True)
 

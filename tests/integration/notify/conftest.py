@@ -49,9 +49,9 @@ def mail_server(notify_settings):
 
 
 @pytest.fixture
-def staff_headers():
+def staff_headers(notify_settings):
     identity = StaffIdentity(1, "office@example.org", "admin", ())
-    return {"Authorization": f"Bearer {issue_staff_token('test-secret-key', identity)}"}
+    return {"Authorization": f"Bearer {issue_staff_token(notify_settings.staff_signing_key, identity)}"}
 
 
 @pytest.fixture

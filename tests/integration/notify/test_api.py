@@ -8,6 +8,7 @@ from services.notify.deliveries.models import Delivery
 from services.notify.deliveries.tasks import handle_event
 from shared.auth import StaffIdentity, issue_staff_token
 from shared.db import utcnow
+from shared.keys import generate_signing_key
 
 ROW_FIELDS = {"event_id", "reference", "template", "recipient", "language", "state", "attempts", "last_error",
               "created_at", "sent_at"}
@@ -38,7 +39,7 @@ def test_log_needs_a_staff_token(client):
 @pytest.mark.parametrize("authorization", [
     "Bearer not-a-token",
     "Basic b2ZmaWNlOnNlY3JldA==",
-    "Bearer " + issue_staff_token("another-secret", StaffIdentity(1, "x@example.org", "admin", ())),
+    "Bearer " + issue_staff_token(generate_signing_key(), StaffIdentity(1, "x@example.org", "admin", ())),
 ])
 def test_log_refuses_forged_or_foreign_tokens(client, authorization):
     response = client.get("/api/v1/notifications", headers={"Authorization": authorization})
@@ -80,13 +81,35 @@ def test_log_is_paginated(client, staff_headers, three_emails):
     assert second["items"][0]["event_id"] == three_emails[0]["id"]
 
 
-@pytest.mark.parametrize("query, field", [("per_page=101", "per_page"), ("page=0", "page"),
-                                          ("page=two", "page")])
+@pytest.mark.parametrize("query, field", [
+    ("per_page=101", "per_page"), ("page=0", "page"), ("page=two", "page"), ("page=-1", "page"),
+    ("page=10001", "page"), ("page=99999999999999999999", "page"), ("page=" + "9" * 5000, "page"),
+    ("page=1.5", "page"), ("page=%C2%B2", "page"), ("reference=NIP27-%C3%A9", "reference"),
+    ("reference=" + "A" * 65, "reference"),
+])
 def test_log_rejects_bad_paging_with_a_precise_error(client, staff_headers, query, field):
     response = client.get(f"/api/v1/notifications?{query}", headers=staff_headers)
 
     assert response.status_code == 422
+    assert set(response.json["error"]) == {"code", "message", "fields"}
     assert field in response.json["error"]["fields"]
+
+
+@pytest.mark.parametrize("query, field", [("reference=%00", "reference"), ("reference=NIP27-%00", "reference"),
+                                          ("per_page=%00", "per_page"), ("page=1%00", "page")])
+def test_log_refuses_nul_characters_before_they_reach_the_database(client, staff_headers, query, field):
+    response = client.get(f"/api/v1/notifications?{query}", headers=staff_headers)
+
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_characters"
+    assert field in response.json["error"]["fields"]
+
+
+def test_log_accepts_the_last_allowed_page(client, staff_headers, three_emails):
+    response = client.get("/api/v1/notifications?page=10000", headers=staff_headers)
+
+    assert response.status_code == 200
+    assert (response.json["page"], response.json["items"], response.json["total"]) == (10000, [], 3)
 
 
 def test_health_and_readiness(client):

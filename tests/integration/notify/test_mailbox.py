@@ -1,11 +1,21 @@
 """The embedded mail catcher and the `/mailbox` pages that show what it caught."""
 import dataclasses
+import os
+import shlex
+import signal
 import smtplib
+import subprocess
+import sys
+import time
 from email.message import EmailMessage
+from pathlib import Path
+
+import requests
 
 from services.notify import create_app
 from services.notify.deliveries.tasks import handle_event
 from services.notify.mailcatcher import MailCatcher, free_port
+from tests.e2e.stack import ROOT, interpolate, procfile
 
 
 def send(port, subject, body="Hello", to="someone@example.org"):
@@ -98,3 +108,88 @@ def test_mailbox_does_not_exist_with_a_real_mail_relay(notify_settings):
 
     assert client.get("/mailbox").status_code == 404
     assert client.get("/mailbox.json").status_code == 404
+
+
+def connection(address: str, host: str, server_port: str = "5003") -> dict:
+    """The WSGI view of a connection from `address` to a server listening on `server_port`, naming `host`."""
+    return {"REMOTE_ADDR": address, "HTTP_HOST": host, "SERVER_PORT": server_port}
+
+
+def test_mailbox_refuses_connections_from_other_machines(app, client, mail_server):
+    send(mail_server.port, "Private")
+
+    for address in ["192.0.2.10", "10.0.0.5", "::ffff:192.0.2.10", "2001:db8::1", ""]:
+        for path in ["/mailbox", "/mailbox.json"]:
+            response = client.get(path, environ_base={"REMOTE_ADDR": address})
+            assert response.status_code == 404, (address, path)
+            assert b"Private" not in response.data
+
+
+def test_mailbox_answers_loopback_addresses_under_a_loopback_name(app, client, mail_server):
+    send(mail_server.port, "Local")
+
+    for address in ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"]:
+        for host in ["127.0.0.1:5003", "localhost:5003", "[::1]:5003", "LOCALHOST:5003"]:
+            response = client.get("/mailbox.json", environ_overrides=connection(address, host))
+            assert response.status_code == 200, (address, host)
+            assert [m["subject"] for m in response.json] == ["Local"]
+
+
+def test_mailbox_refuses_a_foreign_host_name_even_from_loopback(app, client, mail_server):
+    """DNS rebinding: a page from evil.example whose name now resolves to 127.0.0.1 sends its own Host."""
+    send(mail_server.port, "Private")
+
+    for host in ["evil.example:5003", "evil.example", "127.0.0.1.evil.example:5003", "127.0.0.1:8080",
+                 "localhost:5003.evil.example", "127.0.0.1", "0.0.0.0:5003"]:
+        for path in ["/mailbox", "/mailbox.json"]:
+            response = client.get(path, environ_overrides=connection("127.0.0.1", host))
+            assert response.status_code == 403, (host, path)
+            assert b"Private" not in response.data
+            assert response.json["error"]["code"] == "forbidden"
+
+
+def test_mailbox_pages_are_not_cached_or_framed(app, client):
+    response = client.get("/mailbox")
+
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_mailbox_does_not_exist_outside_embedded_mode(notify_settings):
+    """A production stack (Redis broker) never serves the mailbox, even with a relay on this machine."""
+    app = create_app(dataclasses.replace(notify_settings, broker_url="redis://127.0.0.1:1/0"))
+    client = app.test_client()
+
+    assert client.get("/mailbox").status_code == 404
+    assert client.get("/mailbox.json").status_code == 404
+
+
+def test_mailbox_under_gunicorn_as_make_run_starts_it(tmp_path, notify_database_url):
+    """The Procfile's own command line: a browser on this machine gets the mail; a rebound name gets a 403."""
+    port = free_port()
+    env = {**os.environ, "VAR_DIR": str(tmp_path / "var"), "NOTIFY_PORT": str(port), "BROKER_URL": "filesystem://",
+           "SMTP_HOST": "127.0.0.1", "NOTIFY_DATABASE_URL": notify_database_url,
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    command = shlex.split(interpolate(procfile()["notify"], env))
+    with open(tmp_path / "gunicorn.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
+            try:
+                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+
+        assert requests.get(f"{url}/mailbox.json", timeout=10).status_code == 200
+        assert requests.get(f"http://localhost:{port}/mailbox.json", timeout=10).status_code == 200
+        rebound = requests.get(f"{url}/mailbox.json", headers={"Host": f"evil.example:{port}"}, timeout=10)
+        assert rebound.status_code == 403 and rebound.json()["error"]["code"] == "forbidden"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(15)

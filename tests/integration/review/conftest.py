@@ -138,3 +138,33 @@ def under_review(deliver):
                 status_changed(reference, "under_review", at=at + timedelta(minutes=5)))
         return reference
     return _make
+
+
+def page_csrf_token(client) -> str:
+    """The CSRF token of a signed-in page (the sign-out form carries one)."""
+    return csrf_token(client.get("/applications").get_data(as_text=True))
+
+
+def signed_in(app, email: str, password: str = PASSWORD):
+    """A test client with a browser session for `email`."""
+    client = app.test_client()
+    response = login(client, email, password)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def token_pair(client, email: str, password: str = PASSWORD) -> dict:
+    response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def user_id(app):
+    """The id of the user with this email."""
+    def _id(email: str) -> int:
+        from services.review.accounts.models import User
+        from sqlalchemy import select
+        with app.app_context():
+            return db.session.scalar(select(User.id).where(User.email == email))
+    return _id

@@ -131,3 +131,15 @@ def test_login_never_redirects_off_site(app, admin):
     response = client.post("/login?next=//evil.example/", data={"email": admin, "password": PASSWORD,
                                                                  "csrf_token": token})
     assert response.headers["Location"].endswith("/applications")
+
+
+def test_users_list_is_for_admins_and_never_shows_password_hashes(app, api, make_user):
+    make_user("rev@example.org")
+    client = app.test_client()
+    listed = client.get("/api/v1/users", headers=api)
+    assert listed.status_code == 200
+    items = listed.get_json()["items"]
+    assert [u["email"] for u in items] == ["admin@example.org", "rev@example.org"]
+    assert not any("password" in key or "hash" in key for item in items for key in item)
+    assert client.get("/api/v1/users", headers=bearer(token_for(client, "rev@example.org"))).status_code == 403
+    assert client.get("/api/v1/users").status_code == 401

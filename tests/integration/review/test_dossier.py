@@ -19,9 +19,13 @@ def test_staff_get_the_dossier_and_the_view_is_logged(app, review_settings, admi
     client = app.test_client()
     response = client.get("/applications/NIP27-0501/dossier.pdf", headers=bearer(token_for(client, admin)))
     assert response.status_code == 200
-    assert response.data == pdf and response.mimetype == "application/pdf"
+    assert response.is_streamed  # a file wrapper read from disk as it is sent, not a body held in memory
+    assert response.data == pdf and response.mimetype == "application/pdf" and response.content_length == len(pdf)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "private, no-store"
+    assert response.headers["Content-Disposition"].startswith("inline")
+    csp = [d.strip() for d in response.headers["Content-Security-Policy"].split(";")]
+    assert "sandbox" in csp and "default-src 'none'" in csp
 
     login(client, admin)
     detail = client.get("/applications/NIP27-0501").get_data(as_text=True)
@@ -63,3 +67,31 @@ def test_reviewer_of_another_department_gets_404(app, review_settings, make_user
     response = client.get("/applications/NIP27-0504/dossier.pdf",
                           headers=bearer(token_for(client, "hr@example.org")))
     assert response.status_code == 404 and not response.data.startswith(b"%PDF")
+
+
+def test_download_is_an_attachment_and_audited_as_such(app, review_settings, admin, under_review, deliver):
+    pdf = make_pdf("Dossier NIP27-0505")
+    DocumentStore(review_settings.documents_dir).put_at("dossiers/nip27-0505.pdf", pdf)
+    under_review("NIP27-0505")
+    deliver(dossier_rendered("NIP27-0505", key="dossiers/nip27-0505.pdf"))
+    client = app.test_client()
+    login(client, admin)
+    detail = client.get("/applications/NIP27-0505").get_data(as_text=True)
+    assert "/applications/NIP27-0505/dossier.pdf?download=1" in detail
+    response = client.get("/applications/NIP27-0505/dossier.pdf?download=1")
+    assert response.status_code == 200 and response.is_streamed and response.data == pdf
+    assert response.headers["Content-Disposition"] == "attachment; filename=NIP27-0505-dossier.pdf"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.reference == "NIP27-0505")).all()
+    assert actions == ["dossier.downloaded"]
+
+
+def test_a_dossier_key_cannot_reach_outside_the_store(app, review_settings, admin, under_review, deliver):
+    (review_settings.documents_dir / "dossiers").mkdir(parents=True, exist_ok=True)
+    under_review("NIP27-0506")
+    deliver(dossier_rendered("NIP27-0506", key="dossiers/../../../etc/passwd"))
+    client = app.test_client()
+    response = client.get("/applications/NIP27-0506/dossier.pdf",
+                          headers={**bearer(token_for(client, admin)), "Accept": "application/json"})
+    assert response.status_code in (404, 422) and b"root:" not in response.data

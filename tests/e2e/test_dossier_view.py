@@ -1,0 +1,109 @@
+"""The dossier in a real browser (Debian's chromium): the detail page's frame shows it in Chromium's PDF viewer
+although the PDF is served sandboxed by its own Content-Security-Policy, and a dossier built from hostile
+uploads opens without running anything."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import threading
+import time
+from datetime import date, timedelta
+
+import pytest
+from werkzeug.serving import make_server
+
+from services.intake.dossier.render import Attachment, render_dossier
+from services.review import create_app
+from services.review.applications.tasks import handle_event
+from shared.db import utcnow
+from shared.documents import DocumentStore
+from shared.events import make_event
+from tests import hostile
+from tests.conftest import migrated_database
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ADMIN, PASSWORD = "viewer-office@example.org", "a long enough password"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+REFERENCE = "NIP27-E2E7"
+
+
+def seed(reference: str, key: str, pages: int) -> None:
+    submitted_at = utcnow() - timedelta(hours=1)
+    handle_event(make_event("application.submitted", {
+        "reference": reference, "departments": ["it"], "submitted_at": submitted_at,
+        "applicant": {"given_name": "Ingrid", "family_name": "Halvorsen", "nationality": "NO",
+                      "date_of_birth": date(2001, 3, 9), "session": "march",
+                      "education": {"institution": "University of Oslo", "degree_level": "master",
+                                    "field_of_study": "Informatics", "status": "enrolled", "year_of_study": 4},
+                      "languages": {"en": "C2", "fr": "B2"}, "correspondence_language": "en"}},
+        producer="intake"))
+    handle_event(make_event("application.status_changed", {
+        "reference": reference, "old": "checking", "new": "under_review", "reason": None,
+        "email": "ingrid@example.org", "name": "Ingrid Halvorsen", "language": "en"}, producer="intake"))
+    handle_event(make_event("dossier.rendered", {"reference": reference, "dossier_key": key, "pages": pages,
+                                                 "sha256": "ab" * 32}, producer="intake"))
+
+
+@pytest.fixture
+def review_server(settings):
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    url = migrated_database("review", "_e2e_dossier")
+    app = create_app(dataclasses.replace(settings, review_database_url=url, admin_email=ADMIN,
+                                         admin_password=PASSWORD))
+    context = {"call_name": "NIP 2027", "reference": REFERENCE, "name": "Ingrid Halvorsen",
+               "submitted_at": "2026-11-29 10:00", "email": "ingrid@example.org", "date_of_birth": "2001-03-09",
+               "age": 25, "nationality": "NO", "correspondence_language": "English", "problems": [],
+               "departments": ["IT"], "session": "March", "education": {"institution": "University of Oslo"},
+               "languages": {"en": "C2"}, "motivation": "Motivated.", "documents": []}
+    rendered = render_dossier(context=context, attachments=[Attachment("Hostile", hostile.everything_hostile())],
+                              reference=REFERENCE)
+    key = f"dossiers/{REFERENCE.lower()}.pdf"
+    DocumentStore(settings.documents_dir).put_at(key, rendered.pdf)
+    seed(REFERENCE, key, rendered.pages)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_dossier_frame_shows_the_sandboxed_pdf_in_chromiums_viewer(review_server, tmp_path):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            dialogs = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(f"{review_server}/login")
+            page.get_by_label("Email").fill(ADMIN)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            playwright_api.expect(page.get_by_role("heading", name="Applications")).to_be_visible()
+
+            page.goto(f"{review_server}/applications/{REFERENCE}")
+            frame = page.locator("iframe.dossier")
+            playwright_api.expect(frame).to_be_visible()
+            frame.scroll_into_view_if_needed()  # Chromium starts the viewer of an off-screen frame lazily
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                urls = [frame.url for frame in page.frames]
+                if any(u.startswith("chrome-extension://") for u in urls):
+                    break
+                time.sleep(0.2)
+            # the frame holds the PDF and Chromium's viewer runs in it; a blocked frame shows chrome-error://
+            assert any(u.endswith(f"/applications/{REFERENCE}/dossier.pdf") for u in urls), urls
+            assert any(u.startswith("chrome-extension://") for u in urls), urls
+            assert not any(u.startswith("chrome-error://") for u in urls), urls
+            time.sleep(1)
+            frame.screenshot(path=str(tmp_path / "dossier-frame.png"))  # kept for a human look when it fails
+            assert dialogs == []
+        finally:
+            browser.close()
