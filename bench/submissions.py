@@ -108,6 +108,11 @@ def main() -> list[Row]:
                         help="options added to both gunicorn command lines, to try settings (e.g. '--threads 4')")
     args = parser.parse_args()
     extra = args.gunicorn_extra.split()
+    if args.profile:
+        try:
+            import pyinstrument  # noqa: F401
+        except ImportError:
+            parser.error("--profile needs pyinstrument: .venv/bin/pip install -e '.[bench]'")
 
     warmup = 20
     log(f"preparing {args.count + warmup} × 2 requests with two {args.doc_kb} KB PDFs each")

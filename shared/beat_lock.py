@@ -65,8 +65,14 @@ def lock_url(args: argparse.Namespace) -> str:
 def acquire(client: redis.Redis, args: argparse.Namespace) -> redis.lock.Lock:
     # thread_local=False: the renewing thread must see the token the main thread acquired with
     lock = client.lock(args.name, timeout=args.ttl, sleep=min(1.0, args.ttl / 10), thread_local=False)
-    if lock.acquire(blocking=False):
-        return lock
+    while True:
+        try:
+            if lock.acquire(blocking=False):
+                return lock
+            break
+        except RedisError as error:  # Redis still starting (a fresh cluster): wait for it rather than crash-loop
+            log.warning("cannot reach Redis for the beat lock yet", extra={"error": type(error).__name__})
+            time.sleep(1)
     if args.no_wait:
         log.error("another beat holds the lock; not starting", extra={"lock": args.name})
         raise SystemExit(EXIT_HELD)
@@ -77,7 +83,7 @@ def acquire(client: redis.Redis, args: argparse.Namespace) -> redis.lock.Lock:
                 return lock
         except RedisError as error:  # Redis restarting: keep waiting rather than crash-loop
             log.warning("cannot reach Redis for the beat lock", extra={"error": type(error).__name__})
-            threading.Event().wait(1)
+            time.sleep(1)
 
 
 def keep_renewing(lock: redis.lock.Lock, ttl: float, stopped: threading.Event) -> None:

@@ -55,6 +55,10 @@ def make_celery(name: str, *, settings: Settings, flask_app=None, default_queue:
         worker_enable_remote_control=not settings.embedded_broker,
         **(EMBEDDED if settings.embedded_broker else {}),
     )
+    if not settings.embedded_broker:
+        from shared.celery_redis import RestoreForgottenOnConnect
+
+        app.steps["consumer"].add(RestoreForgottenOnConnect)
     if flask_app is not None:
 
         class FlaskTask(Task):

@@ -118,3 +118,19 @@ def test_beat_lock_refuses_a_broker_that_is_not_redis(tmp_path):
 
     assert result.returncode != 0
     assert "needs a Redis URL" in result.stderr
+
+
+def test_beat_waits_for_a_redis_that_is_still_starting(tmp_path):
+    from tests.conftest import RedisServer
+
+    server = RedisServer(tmp_path / "late-redis")  # its port is chosen, nothing listens yet
+    beat = Beat("first", server.url, tmp_path)
+    try:
+        wait_until(lambda: "cannot reach Redis for the beat lock yet" in beat.log(), 60, "a retry", [beat])
+        assert beat.process.poll() is None and not beat.beating()
+
+        server.start()
+        wait_until(beat.beating, 60, "beat once Redis is up", [beat])
+    finally:
+        beat.kill()
+        server.stop()

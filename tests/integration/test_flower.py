@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 
@@ -54,6 +55,7 @@ def test_flower_refuses_to_start_without_basic_auth():
 
 
 def test_flower_answers_only_with_its_login(redis_server, tmp_path):
+    pytest.importorskip("flower", reason="flower is in the ops extra: pip install -e '.[test,ops]' (make install does)")
     port = free_port()
     env = {"PATH": f"{BIN}:{os.environ['PATH']}", "HOME": str(tmp_path), "BROKER_URL": redis_server.url,
            "FLOWER_BASIC_AUTH": "ops:correct-horse-battery", "FLOWER_PERSISTENT": "False"}

@@ -328,8 +328,9 @@ def _inspect_docx(data: bytes, label: str) -> None:
         raise refuse("document_unreadable", "the document cannot be read.") from None
     if _MACRO_CONTENT_TYPE in content_types.decode("utf-8", "replace").lower():
         raise refuse("document_active_content", "the document contains macros or embedded programs.")
-    external = refuse("document_external_content", "the document loads content from elsewhere (a remote "
-                                                   "template, object or field); save it again as a plain Word document.")
+    external = refuse("document_external_content",
+                      "the document loads content from elsewhere (a remote template, object or field); "
+                      "save it again as a plain Word document.")
     if any(_has_harmful_external_target(body) for body in relationships):
         raise external
     for body in fields:

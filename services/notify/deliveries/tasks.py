@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from flask import current_app
@@ -67,16 +68,44 @@ def send_if_pending(event_id: str) -> str | None:
     settings = current_app.config["SETTINGS"]
     retry_in = service.attempt_delivery(delivery=delivery, sender=current_app.extensions["notify.sender"],
                                         from_address=settings.smtp_from, now=utcnow())
-    state = delivery.state
-    session.commit()
+    state, reference = delivery.state, delivery.reference
+    _commit_outcome(session, delivery, event_id)
     if retry_in is not None:
         try:
             deliver.apply_async(args=[event_id], countdown=retry_in, queue=QUEUE)
         except Exception:
             # the delivery stays pending; retry_overdue picks it up once the broker is back
-            log.exception("could not schedule a retry", extra={"event_id": event_id,
-                                                              "reference": delivery.reference})
+            log.exception("could not schedule a retry", extra={"event_id": event_id, "reference": reference})
     return state
+
+
+OUTCOME = ("state", "attempts", "sent_at", "next_attempt_at", "last_error")
+COMMIT_ATTEMPTS = 5
+
+
+def _commit_outcome(session, delivery, event_id: str) -> None:
+    """Commit what the SMTP attempt did. The email is gone by now: a database connection cut at this moment
+    must not roll the delivery back to pending (and the event's retry send it a second time), so the
+    outcome is written again on a fresh connection."""
+    outcome = {name: getattr(delivery, name) for name in OUTCOME}
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            if attempt:
+                session = db.session
+                row = service.pending_delivery_for_update(session=session, event_id=event_id)
+                if row is None:  # the first commit went through after all
+                    session.rollback()
+                    return
+                for name, value in outcome.items():
+                    setattr(row, name, value)
+            session.commit()
+            return
+        except OperationalError:
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            log.warning("could not record an email's outcome, trying again", extra={"event_id": event_id})
+            db.session.remove()
+            time.sleep(0.2 * 2 ** attempt)
 
 
 from services.notify.deliveries import reconcile  # noqa: E402,F401  (registers notify.reconcile)

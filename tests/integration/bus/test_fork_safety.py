@@ -79,3 +79,33 @@ def test_a_prefork_worker_applies_a_burst_of_concurrent_events_without_error(set
     finally:
         worker.stop()
         engine.dispose()
+
+
+def test_any_forked_child_gets_its_own_connections_not_its_parents(settings):
+    """gunicorn --preload or multiprocessing: a child never talks on the parent's pooled socket."""
+    import multiprocessing
+
+    from shared.db import Database
+
+    database = Database()
+    database.configure(migrated_database("review", "_fork2"))
+    parent_backend = database.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    database.session.commit()  # the connection goes back to the pool, open, as after create_app's checks
+
+    def child(queue):
+        pids = {database.session.execute(text("SELECT pg_backend_pid()")).scalar() for _ in range(10)}
+        database.session.commit()
+        queue.put(pids)
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    child_backends = queue.get(timeout=30)
+    process.join(30)
+    assert process.exitcode == 0
+    assert parent_backend not in child_backends
+    # and the parent's own connection is unharmed by the child's exit
+    assert database.session.execute(text("SELECT pg_backend_pid()")).scalar() == parent_backend
+    database.session.remove()
+    database.engine.dispose()
