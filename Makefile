@@ -11,7 +11,7 @@ export VAR_DIR ADMIN_EMAIL
 $(INSTALLED): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,ops]'
+	$(PY) -m pip install --quiet -e '.[test,ops,bench]'
 	touch $@
 
 install: $(INSTALLED)

@@ -80,6 +80,12 @@ def _identity(envelope) -> tuple[str | None, str | None]:
             str(event_type)[:64] if event_type is not None else None)
 
 
+def event_argsrepr(event_id, event_type) -> str:
+    """What Celery shows of an event task's arguments (worker logs, Flower): never the envelope,
+    which carries the candidate's name and email."""
+    return f"[<{event_type} {event_id}>]"
+
+
 def record_dead_letter(*, consumer: Consumer, envelope, error: str, attempts: int, now: datetime) -> int:
     """Write (or update the open) dead letter of `envelope` and commit; returns its id."""
     table, session = consumer.dead_letters, consumer.database.session
@@ -142,7 +148,8 @@ def event_consumer(*, name: str, service: str, database: Database, dead_letters:
                         "task": name, "event_id": _identity(envelope)[0], "attempt": attempts,
                         "error": type(exc).__name__})
                     try:
-                        raise self.retry(exc=EventFailed(describe(exc)), countdown=backoff(self.request.retries))
+                        raise self.retry(exc=EventFailed(describe(exc)), countdown=backoff(self.request.retries),
+                                         argsrepr=event_argsrepr(*_identity(envelope)))
                     except Reject:
                         # the broker refused the retry: keep the event here rather than lose it
                         log.warning("could not schedule a retry", extra={"task": name})
@@ -165,7 +172,8 @@ def _dead_letter_or_retry(task, consumer: Consumer, envelope, error: str, attemp
         # the database is away too: the broker keeps the event until it can be written down
         log.error("could not record a dead letter; retrying later",
                   extra={"task": consumer.task, "error": type(exc).__name__})
-        raise task.retry(exc=EventFailed(describe(exc)), countdown=backoff(task.request.retries))
+        raise task.retry(exc=EventFailed(describe(exc)), countdown=backoff(task.request.retries),
+                         argsrepr=event_argsrepr(*_identity(envelope)))
 
 
 # ---- staff: listing and replay ----------------------------------------------------------------

@@ -16,6 +16,7 @@ from celery import Celery
 from sqlalchemy import MetaData, select, update
 from sqlalchemy.engine import Engine
 
+from shared.bus.consumer import event_argsrepr
 from shared.bus.tables import outbox_table
 from shared.celery import make_celery
 from shared.config import Settings
@@ -37,7 +38,9 @@ def relay_once(engine: Engine, celery: Celery, *, batch: int = 200) -> int:
             return 0
         with celery.producer_or_acquire() as producer:
             for row in rows:
-                celery.send_task(row.task, args=json.loads(row.body), queue=row.queue, producer=producer)
+                # an event's envelope carries personal data: logs and monitors see its id only
+                shown = {"argsrepr": event_argsrepr(row.event_id, row.event_type)} if row.event_id else {}
+                celery.send_task(row.task, args=json.loads(row.body), queue=row.queue, producer=producer, **shown)
         conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in rows])).values(sent_at=utcnow()))
     log.info("relayed", extra={"count": len(rows), "database": engine.url.database})
     return len(rows)

@@ -84,6 +84,17 @@ class Stack:
             time.sleep(0.2)
         raise TimeoutError(f"{url} did not answer\n{self.logs()}")
 
+    def wait_workers_ready(self, timeout: float = 60) -> None:
+        """Until every Celery worker has started its pool (a child lost before that stops the worker)."""
+        deadline = time.monotonic() + timeout
+        for name in self.workers():
+            log = self.workdir / "logs" / f"{name}.log"
+            while " ready." not in log.read_text(errors="replace"):
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} did not get ready\n{self.logs()}")
+                time.sleep(0.2)
+
     def stop_one(self, name: str, *, timeout: float = 15) -> None:
         """Stop one process (SIGTERM, then SIGKILL); `start_again` runs the same command later."""
         process = self.processes.pop(name)
@@ -212,6 +223,7 @@ def production_processes(workdir: Path, ports: dict[str, int], *, databases: dic
             stack.start(name, compose_command(services[name], published), env=stack.service_env[name])
         for url in urls.values():
             stack.wait_http(f"{url}/readyz")
+        stack.wait_workers_ready()
         yield stack, urls, mail_dir
     finally:
         stack.stop()
@@ -243,6 +255,7 @@ def embedded_processes(workdir: Path, ports: dict[str, int]) -> Iterator[tuple[S
             stack.start(name, command)
         for url in urls.values():
             stack.wait_http(f"{url}/readyz")
+        stack.wait_workers_ready()
         yield stack, urls, workdir / "var" / "mail"
     finally:
         stack.stop()

@@ -62,7 +62,7 @@ def settle(production: Production, burst: Burst, scenario: str, **figures) -> No
     quiet, resent = assert_consistent(production.stack, production.urls, summary.accepted, production.mail_dir,
                                       timeout=QUIET_TIMEOUT, started=burst.started,
                                       resends_allowed=bool(figures.get("kills")))
-    record(scenario=f"production: {scenario}", applications=len(summary.accepted),
+    record(scenario=f"production: {scenario}", sent=summary.sent, applications=len(summary.accepted),
            **{"kills": 0, "restarts": 0, "cuts": 0, **figures}, resent=resent,
            **{"burst s": round(burst.seconds, 1), "quiet s": round(quiet, 1)})
 

@@ -91,5 +91,7 @@ class Document(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    # which inspector judged these bytes (documents.inspect.INSPECTOR): the check re-reads only what it did not
+    inspected_by: Mapped[str | None] = mapped_column(String(40))
 
     application: Mapped[Application] = relationship(back_populates="documents")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from services.intake.applications.models import Application, Document
 from services.intake.applications.status import can_change, change_status
 from services.intake.db import OUTBOX
-from services.intake.documents.inspect import DocumentRejected, Inspected, inspect_document
+from services.intake.documents.inspect import INSPECTOR, DocumentRejected, Inspected, inspect_document
 from services.intake.programme.models import Call
 from shared.bus import enqueue_task, publish_event
 from shared.db import utcnow
@@ -100,6 +100,7 @@ def _attach(*, application: Application, inspected: list[tuple[Upload, Inspected
             application.documents.append(document)
         document.key, document.media_type, document.size = key, facts.media_type, facts.size
         document.pages, document.sha256, document.filename = facts.pages, facts.sha256, upload.filename[:255]
+        document.inspected_by = INSPECTOR
         document.uploaded_at = utcnow()
 
 
@@ -107,10 +108,20 @@ def submit_application(*, session: Session, call: Call, payload: dict, uploads: 
                        idempotency_key: str | None, store: DocumentStore) -> tuple[Application, bool]:
     """Create a submitted application; returns (application, created). A replay returns the original."""
     fingerprint = request_hash(payload, uploads)
+    email = normalize_email(payload["email"])
+    key = name_key(payload["given_name"], payload["family_name"])
+    # one round trip finds both a replay (same key) and an application of the same person; which of them
+    # answers, and when, is unchanged: a replay first, a duplicate only once the rest is known to be valid
+    same_person = or_(Application.email_normalized == email,
+                      (Application.name_key == key) & (Application.date_of_birth == payload["date_of_birth"]))
+    matches = session.execute(select(Application.id, Application.idempotency_key).where(
+        Application.call_id == call.id,
+        or_(Application.idempotency_key == idempotency_key, same_person) if idempotency_key else same_person,
+    ).limit(20)).all()
     if idempotency_key:
-        existing = session.scalars(select(Application).where(
-            Application.call_id == call.id, Application.idempotency_key == idempotency_key)).first()
-        if existing is not None:
+        replayed = next((row.id for row in matches if row.idempotency_key == idempotency_key), None)
+        if replayed is not None:
+            existing = session.get(Application, replayed)
             if existing.request_hash != fingerprint:
                 raise ApiError(409, "idempotency_key_reused",
                                "This Idempotency-Key was already used for a different application.")
@@ -119,14 +130,7 @@ def submit_application(*, session: Session, call: Call, payload: dict, uploads: 
         raise ApiError(409, "call_closed", "The deadline for this call has passed.")
     _check_motivation(call, payload["motivation"])
     inspected = inspect_uploads(call=call, uploads=uploads, required=True)
-    email = normalize_email(payload["email"])
-    key = name_key(payload["given_name"], payload["family_name"])
-    duplicate = session.scalars(select(Application.id).where(
-        Application.call_id == call.id,
-        or_(Application.email_normalized == email,
-            (Application.name_key == key) & (Application.date_of_birth == payload["date_of_birth"])),
-    )).first()
-    if duplicate is not None:
+    if matches:
         raise ApiError(409, "duplicate_application",
                        "An application for this person already exists in this call.")
     now = utcnow()

@@ -70,6 +70,11 @@ _HARMLESS_EXTERNAL = frozenset({
 _MACRO_CONTENT_TYPE = "macroenabled"
 
 
+# Names this inspector: change it whenever a check is added or made stricter, so documents judged by an
+# older one are judged again at the application's check instead of being trusted.
+INSPECTOR = "2026-11-29"
+
+
 @dataclass(frozen=True)
 class Inspected:
     media_type: str
@@ -120,6 +125,17 @@ def inspect_document(data: bytes, *, rule: dict) -> Inspected:
         raise DocumentRejected(415, "unsupported_media_type", f"{label}: the file must be a {allowed} document.")
     pages = _inspect_pdf(data, label, rule) if media_type == PDF else _inspect_docx(data, label)
     return Inspected(media_type, len(data), pages, hashlib.sha256(data).hexdigest())
+
+
+def still_acceptable(*, data: bytes, sha256: str, media_type: str, size: int, pages: int | None,
+                     inspected_by: str | None, rule: dict) -> bool:
+    """True when `data` are the very bytes this inspector accepted (same digest, same inspector) and what
+    the rule says about them (type, size, pages) still holds: judging them again would give the same
+    answer. False means: inspect them again (a changed file, an older inspector, a stricter rule)."""
+    return (inspected_by == INSPECTOR and len(data) == size and size <= rule["max_bytes"]
+            and media_type in rule["types"] and (pages is None or pages <= rule.get("max_pages", 50))
+            and (pages is not None) == (media_type == PDF)
+            and hashlib.sha256(data).hexdigest() == sha256)
 
 
 # --- PDF ---------------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ copied as its drawing only (boxes, resources, content streams), never its annota
 the source document's catalogue; visible annotations (filled-in form fields, stamps) are kept as
 drawings. Content streams are copied as stored, still compressed, and the page number is drawn by a
 small stream of our own beside them, so no upload is ever decompressed here.
+
+WeasyPrint runs once per dossier (the summary); the page numbers of every page are a few PDF operators in
+a base-14 font written here, because the total is known only once the summary is laid out, and a second
+HTML render for the stamps cost a third of the task. The stylesheet and font configuration are parsed
+once per worker process.
 """
 from __future__ import annotations
 
@@ -17,9 +22,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pypdf import PageObject, PdfReader, PdfWriter, apply_configuration
 from pypdf.errors import PyPdfError
 from pypdf.generic import (
-    ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, IndirectObject, NameObject, StreamObject,
+    ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, IndirectObject, NameObject, NumberObject,
+    StreamObject,
 )
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from services.intake.documents.inspect import ACTIVE_ACTIONS, PYPDF_LIMITS, resolved
@@ -82,8 +89,24 @@ class DossierRejected(Exception):
         self.code, self.message = code, message
 
 
+_FONTS: FontConfiguration | None = None
+_STYLESHEET: CSS | None = None
+
+
+def _style() -> tuple[FontConfiguration, CSS]:
+    # built on first use, not at import: a Celery parent that imports this module forks no font state
+    global _FONTS, _STYLESHEET
+    if _STYLESHEET is None:
+        fonts = FontConfiguration()
+        _STYLESHEET = CSS(filename=str(ASSETS / "dossier.css"), font_config=fonts, url_fetcher=SafeFetcher())
+        _FONTS = fonts
+    return _FONTS, _STYLESHEET
+
+
 def html_to_pdf(html: str) -> bytes:
-    return HTML(string=html, base_url=str(TEMPLATES) + "/", url_fetcher=SafeFetcher()).write_pdf()
+    fonts, stylesheet = _style()
+    return HTML(string=html, base_url=str(TEMPLATES) + "/", url_fetcher=SafeFetcher()).write_pdf(
+        stylesheets=[stylesheet], font_config=fonts)
 
 
 def render_summary(context: dict) -> bytes:
@@ -102,13 +125,13 @@ def render_dossier(*, context: dict, attachments: list[Attachment], reference: s
             if total > MAX_DOSSIER_PAGES:
                 raise DossierRejected("dossier_too_many_pages",
                                       f"The dossier would have {total} pages; at most {MAX_DOSSIER_PAGES}.")
-            stamps = PdfReader(io.BytesIO(html_to_pdf(_jinja.get_template("page_numbers.html").render(
-                reference=reference, total=total))))
             writer = PdfWriter()
+            stamp_resources = _stamp_resources(writer)
             for label, reader in parts:
                 first = len(writer.pages)
                 for page in reader.pages:
-                    _add_inert_page(writer, page, stamps.pages[len(writer.pages)])
+                    text = f"{reference} \u00b7 page {len(writer.pages) + 1} of {total}"
+                    _add_inert_page(writer, page, _stamp_form(writer, text, stamp_resources))
                 writer.add_outline_item(label, first)
             writer.add_metadata({"/Title": f"Dossier {reference}", "/Producer": "NIP pipeline"})
             _scrub(writer)
@@ -129,15 +152,17 @@ class _CappedBuffer(io.BytesIO):
     def __init__(self, limit: int):
         super().__init__()
         self.limit = limit
+        self.left = limit  # pypdf writes a dossier in thousands of small pieces, appended in order
 
     def write(self, data) -> int:
-        if self.tell() + len(data) > self.limit:
+        self.left -= len(data)
+        if self.left < 0:
             raise DossierRejected("dossier_too_large",
                                   f"The dossier would be larger than {self.limit // MB} MB.")
         return super().write(data)
 
 
-def _add_inert_page(writer: PdfWriter, page: PageObject, stamp: PageObject) -> None:
+def _add_inert_page(writer: PdfWriter, page: PageObject, stamp: IndirectObject) -> None:
     """Copy the page's drawing, its visible annotations as drawings, and our page number on top."""
     clean = PageObject()
     clean[NameObject("/Type")] = NameObject("/Page")
@@ -164,7 +189,7 @@ def _add_inert_page(writer: PdfWriter, page: PageObject, stamp: PageObject) -> N
     added = writer.add_page(clean)  # clones what the clean page refers to, and nothing else
     box = page.mediabox
     stamp_name = _free_name(added["/Resources"]["/XObject"], "/NipPageNumber")
-    added["/Resources"]["/XObject"][NameObject(stamp_name)] = _stamp_form(writer, stamp)
+    added["/Resources"]["/XObject"][NameObject(stamp_name)] = stamp
     offset_x = float(box.left) + (float(box.width) - A4_WIDTH) / 2
     drawings += b"q 1 0 0 1 %s cm %s Do Q\n" % (_numbers([offset_x, float(box.bottom)]), stamp_name.encode())
 
@@ -220,15 +245,45 @@ def _floats(values, count: int) -> list[float]:
     return numbers
 
 
-def _stamp_form(writer: PdfWriter, stamp: PageObject) -> IndirectObject:
+# Helvetica's advance widths (thousandths of the font size) for what a stamp holds, to centre it
+_HELVETICA = {**dict.fromkeys("0123456789", 556), " ": 278, "\u00b7": 278, "-": 333, "p": 556, "a": 556,
+              "g": 556, "e": 556, "o": 556, "f": 278, **dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", (
+                  667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722,
+                  667, 611, 722, 667, 944, 667, 667, 611)))}
+_STAMP_SIZE, _STAMP_HEIGHT = 8, 40
+
+
+def _stamp_resources(writer: PdfWriter) -> IndirectObject:
+    """Font and transparency of the page numbers, once per dossier and shared by every stamp."""
+    font = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"), NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+    })
+    veil = DictionaryObject({NameObject("/Type"): NameObject("/ExtGState"), NameObject("/ca"): FloatObject(0.85)})
+    return writer._add_object(DictionaryObject({
+        NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)}),
+        NameObject("/ExtGState"): DictionaryObject({NameObject("/GS1"): writer._add_object(veil)}),
+    }))
+
+
+def _stamp_form(writer: PdfWriter, text: str, resources: IndirectObject) -> IndirectObject:
+    """A form XObject the width of an A4 page drawing `text` centred near its bottom on a light veil, as
+    the summary's footer looked when WeasyPrint drew it."""
+    encoded = text.encode("cp1252", "replace")  # WinAnsiEncoding; references and digits are ASCII
+    for special in (b"\\", b"(", b")"):
+        encoded = encoded.replace(special, b"\\" + special)
+    width = sum(_HELVETICA.get(c, 556) for c in text) * _STAMP_SIZE / 1000
+    x, y, pad = (A4_WIDTH - width) / 2, 5 * 72 / 25.4, 3 * 72 / 25.4
     form = DecodedStreamObject()
-    form.set_data(stamp.get_contents().get_data())
+    form.set_data(b"q /GS1 gs 1 g %s re f Q q 0.267 g BT /F1 %d Tf %s Td (%s) Tj ET Q" % (
+        _numbers([x - pad, y - 3, width + 2 * pad, _STAMP_SIZE + 5]), _STAMP_SIZE, _numbers([x, y]), encoded))
     form.update({
         NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
-        NameObject("/BBox"): ArrayObject(FloatObject(float(v)) for v in stamp.mediabox),
-        NameObject("/Resources"): stamp.raw_get("/Resources").clone(writer),
+        NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), FloatObject(A4_WIDTH),
+                                          NumberObject(_STAMP_HEIGHT)]),
+        NameObject("/Resources"): resources,
     })
-    return writer._add_object(form.flate_encode())
+    return writer._add_object(form)
 
 
 def _stream(writer: PdfWriter, data: bytes) -> IndirectObject:
