@@ -120,6 +120,17 @@ def task_seconds(logs: Path, task: str) -> list[float]:
             for match in pattern.finditer(path.read_text(errors="replace"))]
 
 
+def task_totals(logs: Path) -> dict[str, tuple[int, float]]:
+    """Every task's (successful runs, seconds spent in them) from the workers' logs: where the stack's time went."""
+    pattern = re.compile(r"Task ([\w.]+)\[[^\]]+\] succeeded in ([0-9.]+)s")
+    totals: dict[str, tuple[int, float]] = {}
+    for path in logs.glob("*.log"):
+        for match in pattern.finditer(path.read_text(errors="replace")):
+            count, seconds = totals.get(match.group(1), (0, 0.0))
+            totals[match.group(1)] = (count + 1, seconds + float(match.group(2)))
+    return totals
+
+
 def summary_html(count: int) -> list[str]:
     """intake's dossier summary HTML for `count` synthetic applicants, through its own template and context."""
     from services.intake.applications.models import Application, Document
@@ -206,6 +217,14 @@ def main() -> list[Row]:
             log(f"all {len(wanted)} dossiers visible in review after {figure:.1f} s")
             renders = task_seconds(stack_dir / "logs", "intake.render_dossier")
             checks = task_seconds(stack_dir / "logs", "intake.check_application")
+            totals = task_totals(stack_dir / "logs")
+            pure = [float(m) for path in (stack_dir / "logs").glob("*.log")
+                    for m in re.findall(r'"render_seconds": ([0-9.]+)', path.read_text(errors="replace"))]
+            if pure:
+                log(f"  of which render_dossier() itself: {statistics.mean(pure) * 1000:.0f} ms each, "
+                    f"first {pure[0] * 1000:.0f} ms")
+            for task, (count, seconds) in sorted(totals.items(), key=lambda item: -item[1][1]):
+                log(f"  {task}: {count} runs, {seconds:.1f} s in all, {seconds / count * 1000:.0f} ms each")
         finally:
             if stack is not None:
                 stack.stop()
@@ -218,6 +237,8 @@ def main() -> list[Row]:
                    f"({statistics.mean(renders) / per_summary:.1f}× one summary alone), "
                    f"{sum(renders) / renderers:.0f} s of render work per worker" if renders else "")
     check_note = f"; check tasks: mean {statistics.mean(checks) * 1000:.0f} ms" if checks else ""
+    check_note += "; seconds of work by task: " + ", ".join(
+        f"{task} {seconds:.0f}" for task, (_, seconds) in sorted(totals.items(), key=lambda item: -item[1][1]))
     return [Row(name=f"burst of {len(wanted)} applications until every dossier is in review ({args.mode} mode)",
                 unit="s", figure=figure, baseline=baseline, aim="≤ 1.3",
                 notes=f"submitting took {submitted:.1f} s ({summary.rate:.1f}/s); baseline = {alone:.1f} s of "

@@ -55,9 +55,11 @@ def make_celery(name: str, *, settings: Settings, flask_app=None, default_queue:
         worker_enable_remote_control=not settings.embedded_broker,
         **(EMBEDDED if settings.embedded_broker else {}),
     )
-    if not settings.embedded_broker:
+    if settings.broker_url.startswith("redis://"):
+        # tasks dropped with a lost broker connection come back at once, not after the visibility timeout
         from shared.celery_redis import RestoreForgottenOnConnect
 
+        app.conf.broker_transport = "shared.celery_redis:Transport"
         app.steps["consumer"].add(RestoreForgottenOnConnect)
     if flask_app is not None:
 

@@ -6,10 +6,11 @@ to deliver them again, as AMQP does when a channel closes. kombu's Redis transpo
 its unacked hash and re-delivers them only after the visibility timeout (an hour here), so a Redis restart
 left applications `submitted` and events undelivered for that long.
 
-This step remembers the delivery tags of the task messages the worker received lately and, each time the
-consumer (re)connects, puts back in their queues those still unacknowledged and not running. Running tasks acknowledge on the new
-connection (Redis acks by tag, whichever connection sends it). A restored task that was in fact about to
-run is run twice at worst, which every handler tolerates (the inbox, status guards, row locks).
+RestoreForgottenOnConnect remembers the delivery tags of the task messages the worker received lately and,
+each time the consumer (re)connects, puts back in their queues those still unacknowledged and not running.
+Running tasks acknowledge on the new connection (Redis acks by tag, whichever connection sends it). A
+restored task that was in fact about to run is run twice at worst, which every handler tolerates (the inbox,
+status guards, row locks). The transport below keeps the worker alive through the drop (see Channel).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from collections import OrderedDict
 from celery import bootsteps
 from celery.signals import task_received
 from celery.worker.state import active_requests
+from kombu.transport import redis
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +64,32 @@ class RestoreForgottenOnConnect(bootsteps.StartStopStep):
             restore(tag, leftmost=True)
         log.warning("re-queued the tasks dropped with the broker connection that were still unacknowledged",
                     extra={"checked": len(candidates)})
+
+
+class Channel(redis.Channel):
+    def __init__(self, *args, **kwargs):
+        self._known_params: dict[bool, dict] = {}
+        super().__init__(*args, **kwargs)
+
+    def _connparams(self, asynchronous=False):
+        # A task still running when the connection dropped acknowledges through its message's old channel,
+        # whose transport is gone by then: reconnect with the parameters it had (AttributeError otherwise,
+        # which stops the worker), so the ack reaches the restarted Redis.
+        if getattr(self.connection, "client", None) is None and asynchronous in self._known_params:
+            return dict(self._known_params[asynchronous])
+        params = super()._connparams(asynchronous=asynchronous)
+        self._known_params[asynchronous] = dict(params)
+        return params
+
+    def close(self):
+        # After a connection loss Celery collects the connection (dropping the transport's client) and then
+        # closes it: restoring the unacked messages through it fails with an AttributeError that stops the
+        # worker for good. Nothing can be restored through a lost connection anyway: the messages stay in
+        # Redis's unacked hash and RestoreForgottenOnConnect puts them back once connected again.
+        if self._qos is not None and getattr(self.connection, "client", None) is None:
+            self._qos._delivered.clear()
+        super().close()
+
+
+class Transport(redis.Transport):
+    Channel = Channel

@@ -55,8 +55,9 @@ def new_base() -> type[DeclarativeBase]:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error must never carry an applicant's data into the logs
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -67,7 +68,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
 
 
 # Every Database of this process, so a forked child can drop what it inherited (see after_fork).

@@ -217,6 +217,9 @@ def production_processes(workdir: Path, ports: dict[str, int], *, databases: dic
     published = {5001: ports["intake"], 5002: ports["review"], 5003: ports["notify"]}
     stack.service_env = {name: compose_environment(services[name], secrets, overrides)
                          for name in ("migrate", *LONG_RUNNING_COMPOSE)}
+    for env in stack.service_env.values():
+        if "INTAKE_SYNC_URL" in env:  # compose's internal name for intake, on this host
+            env["INTAKE_SYNC_URL"] = urls["intake"]
     try:
         stack.run_once("migrate", compose_command(services["migrate"], published), env=stack.service_env["migrate"])
         for name in LONG_RUNNING_COMPOSE:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 FIGURES: list[dict] = []
-COLUMNS = ("scenario", "sent", "applications", "kills", "restarts", "cuts", "burst s", "quiet s", "resent")
+COLUMNS = ("scenario", "sent", "applications", "kills", "restarts", "cuts", "burst s", "quiet s", "resent", "reconciled")
 
 
 def record(**figures) -> None:

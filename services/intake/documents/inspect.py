@@ -1,7 +1,8 @@
 """Content checks for uploads: type by magic bytes, size, pages, encryption, active content, bombs.
 
-An upload is judged once on arrival and again when the application is checked; whatever passes here is
-what the dossier renderer and staff will open, so every bound the renderer relies on is enforced here.
+An upload is judged on arrival; the application's check judges it again unless the stored bytes are those
+this inspector already accepted (see still_acceptable). Whatever passes here is what the dossier renderer and
+staff will open, so every bound the renderer relies on is enforced here.
 """
 from __future__ import annotations
 

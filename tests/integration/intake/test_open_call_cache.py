@@ -9,7 +9,7 @@ from sqlalchemy import event
 from services.intake.db import db
 from services.intake.programme import service as programme
 from shared.db import utcnow
-from tests.factories import application_payload, multipart
+from tests.factories import application_payload, make_pdf, multipart
 
 
 def statements_during(action) -> list[str]:
@@ -27,12 +27,7 @@ def statements_during(action) -> list[str]:
 def submit(client, n: int):
     return client.post("/api/v1/applications", content_type="multipart/form-data", data=multipart(
         application_payload(email=f"cache{n}@example.org", given_name=f"Cache{n}"),
-        cv=programme_pdf(), academic_proof=programme_pdf()))
-
-
-def programme_pdf():
-    from tests.factories import make_pdf
-    return make_pdf("Document")
+        cv=make_pdf("Curriculum vitae"), academic_proof=make_pdf("Certificate of enrolment")))
 
 
 def test_a_second_submission_does_not_read_the_call_again(client):

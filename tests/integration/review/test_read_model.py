@@ -62,7 +62,7 @@ def test_status_before_submission_creates_the_row_and_submission_fills_it_in(app
     assert body["dossier"]["ready"] is True
 
 
-def test_an_invalid_event_is_dropped_without_effect(app, admin, deliver):
+def test_an_invalid_event_is_dead_lettered_without_effect(app, admin, deliver):
     bad = submitted("NIP27-0005")
     bad["data"]["departments"] = []
     assert deliver(bad) == [False]
