@@ -94,7 +94,22 @@ def _remove_folder(folder: str, owner: int) -> None:
 
 
 class RecoveringBlockingPool(BlockingPool):
-    """billiard's blocking pool with the shared pipes guarded by DeathSafeLocks."""
+    """billiard's blocking pool with the shared pipes guarded by DeathSafeLocks, and no job orphaned by a
+    child that died just after starting it."""
+
+    def _join_exited_workers(self, shutdown=False):
+        exitcodes = super()._join_exited_workers(shutdown=shutdown)
+        # billiard looks for a dead child's jobs only in the round that reaps it: a job whose start (the
+        # child's ACK) the parent reads after that round was never failed, so its message was never
+        # re-queued and it waited for ever. Look every round; the lost-worker wait then fails it as usual.
+        alive = {worker.pid for worker in self._pool}
+        for job in list(self._cache.values()):
+            if job.ready() or job._worker_lost:
+                continue
+            gone = next((pid for pid in job.worker_pids() if pid not in alive), None)
+            if gone is not None:
+                self.on_job_process_lost(job, gone, 0)
+        return exitcodes
 
     def _setup_queues(self):
         super()._setup_queues()
