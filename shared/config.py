@@ -147,6 +147,8 @@ class Settings:
     sync_api_key: str | None = None
     # where consumers reach intake's sync API from inside the stack (INTAKE_URL is the public one)
     intake_sync_url: str | None = None
+    # prometheus_client's multiprocess directory: gunicorn's workers' metrics add up in /metrics (shared/metrics.py)
+    metrics_dir: Path | None = None
 
     @property
     def embedded_broker(self) -> bool:
@@ -196,6 +198,8 @@ class Settings:
             ports=ports,
             sync_api_key=key("sync_api_key"),
             intake_sync_url=os.environ.get("INTAKE_SYNC_URL") or None,
+            metrics_dir=Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]) if os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+            else None,
         )
 
     def require(self, *names: str) -> None:

@@ -8,6 +8,8 @@ from typing import Callable
 from flask import Blueprint, Flask, g, jsonify, request
 from marshmallow import ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from shared import metrics as shared_metrics
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -102,8 +104,14 @@ def instrument(app: Flask, service: str) -> None:
     """Request metrics and one log line per request.
 
     The line names the route's endpoint, never the URL or headers: query strings carry applicants' keys
-    (`?token=`) and headers carry bearer tokens.
+    (`?token=`) and headers carry bearer tokens. Metrics are labelled by the route's endpoint, never
+    the raw path, so a reference in a URL makes no new series. Under gunicorn they add up across workers
+    (shared/metrics.py).
     """
+    settings = app.config.get("SETTINGS")
+    if settings is not None:
+        shared_metrics.configure_multiprocess(service=service, directory=getattr(settings, "metrics_dir", None),
+                                              var_dir=settings.var_dir, embedded=settings.embedded_broker)
 
     @app.before_request
     def _start_timer():
@@ -142,6 +150,6 @@ def ops_blueprint(*, engine_getter: Callable, broker_url_getter: Callable | None
 
     @bp.get("/metrics")
     def metrics():
-        return generate_latest(), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+        return generate_latest(shared_metrics.scrape_registry()), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
     return bp

@@ -56,5 +56,19 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     from services.intake import sync
 
     sync.init_app(app)
+    _register_metrics(app)
 
     return app
+
+
+def _register_metrics(app: Flask) -> None:
+    from services.intake.applications.models import Application
+    from services.intake.db import OUTBOX, db
+    from shared.metrics import register_pipeline_metrics
+
+    register_pipeline_metrics(
+        app, service="intake", engine_getter=lambda: db.engine, outbox=OUTBOX,
+        queues=("intake.checks", "intake.events", "intake.render"),
+        counts={"applications": ("gauge", "Applications by status", "status", Application.status),
+                "dossiers_rendered": ("counter", "Applications whose dossier PDF was rendered", None,
+                                      Application.dossier_key.is_not(None))})

@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     register_error_handlers(app)
     instrument(app, "notify")
     app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
+    from services.notify.openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
     app.register_blueprint(deliveries_bp)
     if mailbox_enabled(settings):
         from services.notify.mailbox.views import bp as mailbox_bp
@@ -49,4 +52,12 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     from shared.bus.consumer import register_dead_letter_metrics
 
     register_dead_letter_metrics(app, service="notify", database=db, table=DEAD_LETTERS)
+    from services.notify.db import OUTBOX
+    from services.notify.deliveries.models import Delivery
+    from shared.metrics import register_pipeline_metrics
+
+    register_pipeline_metrics(app, service="notify", engine_getter=lambda: db.engine, outbox=OUTBOX,
+                              queues=(tasks.QUEUE,),
+                              counts={"emails": ("gauge", "Candidate emails by delivery state", "state",
+                                                 Delivery.state)})
     return app

@@ -83,6 +83,9 @@ def create_app(settings: Settings | None = None, *, first_admin: bool = True, we
     from services.review.decisions.views import api as decisions_api, bp as decisions_bp
 
     app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
+    from services.review.openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
     for blueprint in (accounts_bp, applications_bp, decisions_bp):
         app.register_blueprint(blueprint)
     # the API authenticates with bearer tokens, never cookies, so there is no CSRF to guard against
@@ -106,6 +109,11 @@ def create_app(settings: Settings | None = None, *, first_admin: bool = True, we
     from services.review import dead_letters
 
     dead_letters.init_app(app)
+    from services.review.db import OUTBOX
+    from shared.metrics import register_pipeline_metrics
+
+    register_pipeline_metrics(app, service="review", engine_getter=lambda: db.engine, outbox=OUTBOX,
+                              queues=("review.events",))
     if not first_admin:
         return app
     with app.app_context():
