@@ -47,6 +47,11 @@ run: seed $(VAR_DIR)/admin_password
 test: install
 	$(PY) -m pytest -q tests
 
+# pyflakes and pycodestyle's error rules (ruff's defaults), configured in pyproject.toml; .ci/run runs it
+.PHONY: lint
+lint: install
+	$(VENV)/bin/ruff check shared services loadgen bench tests
+
 test-unit: install
 	$(PY) -m pytest -q tests/unit
 

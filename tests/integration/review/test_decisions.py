@@ -11,7 +11,7 @@ from services.review.audit.models import AuditEntry
 from services.review.db import OUTBOX, db
 from services.review.decisions.models import Decision
 
-from .conftest import bearer, csrf_token, deliver, login, status_changed, submitted, token_for  # noqa: F401
+from .conftest import bearer, csrf_token, login, status_changed, submitted, token_for  # noqa: F401
 
 
 def decide(client, headers, reference, decision="shortlisted", **extra):
