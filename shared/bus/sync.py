@@ -1,9 +1,11 @@
 """The consumers' side of intake's read-only sync API, for reconciliation (see services/intake/sync)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterator
+from typing import Callable, Iterator
 
 import requests
 
@@ -14,6 +16,32 @@ TIMEOUT = 30
 SETTLE = timedelta(seconds=60)
 ORDER = {"application.submitted": 0, "application.checked": 1, "application.status_changed": 2,
          "dossier.rendered": 3}
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconciliation run checked and repaired (and, where it could not, what still differs)."""
+
+    checked: int = 0
+    repaired: list[str] = field(default_factory=list)
+    unrepaired: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        line = f"reconciled: {self.checked} checked, {len(self.repaired)} repaired"
+        if self.repaired:
+            line += f" ({', '.join(self.repaired)})"
+        if self.unrepaired:
+            line += f"; still different: {', '.join(self.unrepaired)}"
+        return line
+
+
+def reconcile_job(reconcile: Callable[..., ReconcileReport], settings) -> dict:
+    """A beat job's body: run `reconcile`; log, never raise, when intake cannot be read."""
+    try:
+        return dataclasses.asdict(reconcile(settings=settings))
+    except SyncError as exc:
+        log.error("reconciliation skipped", extra={"error": str(exc)})
+        return {"error": str(exc)}
 
 
 class SyncError(RuntimeError):

@@ -4,54 +4,30 @@ uploads opens without running anything."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 import threading
 import time
-from datetime import date, timedelta
 
 import pytest
 from werkzeug.serving import make_server
 
 from services.intake.dossier.render import Attachment, render_dossier
 from services.review import create_app
-from services.review.applications.tasks import handle_event
-from shared.db import utcnow
 from shared.documents import DocumentStore
-from shared.events import make_event
 from tests import hostile
 from tests.conftest import migrated_database
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, seed_under_review
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN, PASSWORD = "viewer-office@example.org", "a long enough password"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 REFERENCE = "NIP27-E2E7"
 
 
-def seed(reference: str, key: str, pages: int) -> None:
-    submitted_at = utcnow() - timedelta(hours=1)
-    handle_event(make_event("application.submitted", {
-        "reference": reference, "departments": ["it"], "submitted_at": submitted_at,
-        "applicant": {"given_name": "Ingrid", "family_name": "Halvorsen", "nationality": "NO",
-                      "date_of_birth": date(2001, 3, 9), "session": "march",
-                      "education": {"institution": "University of Oslo", "degree_level": "master",
-                                    "field_of_study": "Informatics", "status": "enrolled", "year_of_study": 4},
-                      "languages": {"en": "C2", "fr": "B2"}, "correspondence_language": "en"}},
-        producer="intake"))
-    handle_event(make_event("application.status_changed", {
-        "reference": reference, "old": "checking", "new": "under_review", "reason": None,
-        "email": "ingrid@example.org", "name": "Ingrid Halvorsen", "language": "en"}, producer="intake"))
-    handle_event(make_event("dossier.rendered", {"reference": reference, "dossier_key": key, "pages": pages,
-                                                 "sha256": "ab" * 32}, producer="intake"))
 
 
 @pytest.fixture
 def review_server(settings):
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    require_chromium()
     url = migrated_database("review", "_e2e_dossier")
     app = create_app(dataclasses.replace(settings, review_database_url=url, admin_email=ADMIN,
                                          admin_password=PASSWORD))
@@ -64,7 +40,7 @@ def review_server(settings):
                               reference=REFERENCE)
     key = f"dossiers/{REFERENCE.lower()}.pdf"
     DocumentStore(settings.documents_dir).put_at(key, rendered.pdf)
-    seed(REFERENCE, key, rendered.pages)
+    seed_under_review(REFERENCE, dossier=(key, rendered.pages))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

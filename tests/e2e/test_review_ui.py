@@ -2,51 +2,29 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 import threading
-from datetime import date, timedelta
 
 import pytest
 from werkzeug.serving import make_server
 
 from services.review import create_app
-from services.review.applications.tasks import handle_event
-from shared.db import utcnow
-from shared.events import make_event
 from tests.conftest import migrated_database
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, seed_under_review
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN, PASSWORD = "office@example.org", "a long enough password"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 
 
-def seed_under_review(reference: str) -> None:
-    submitted_at = utcnow() - timedelta(hours=1)
-    handle_event(make_event("application.submitted", {
-        "reference": reference, "departments": ["it", "polsci"], "submitted_at": submitted_at,
-        "applicant": {"given_name": "Ingrid", "family_name": "Halvorsen", "nationality": "NO",
-                      "date_of_birth": date(2001, 3, 9), "session": "march",
-                      "education": {"institution": "University of Oslo", "degree_level": "master",
-                                    "field_of_study": "Informatics", "status": "enrolled", "year_of_study": 4},
-                      "languages": {"en": "C2", "fr": "B2"}, "correspondence_language": "en"}},
-        producer="intake"))
-    handle_event(make_event("application.status_changed", {
-        "reference": reference, "old": "checking", "new": "under_review", "reason": None,
-        "email": "ingrid@example.org", "name": "Ingrid Halvorsen", "language": "en"}, producer="intake"))
 
 
 @pytest.fixture
 def review_server(settings):
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    require_chromium()
     url = migrated_database("review", "_e2e")
     app = create_app(dataclasses.replace(settings, review_database_url=url, admin_email=ADMIN,
                                          admin_password=PASSWORD))
-    seed_under_review("NIP27-E2E1")
+    seed_under_review("NIP27-E2E1", departments=("it", "polsci"))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -7,7 +7,6 @@ per event id, so a status change never gets a second email, and a second run rep
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from celery import shared_task
@@ -18,22 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from services.notify.db import INBOX, db
 from services.notify.deliveries import service
 from services.notify.deliveries.models import Delivery
-from shared.bus.sync import SETTLE, SyncClient, SyncError, settled
+from shared.bus.sync import SETTLE, ReconcileReport, SyncClient, reconcile_job, settled
 from shared.db import utcnow
 from shared.events import load_event
 
 log = logging.getLogger(__name__)
 STATUS_CHANGED = "application.status_changed"
-
-
-@dataclass
-class Report:
-    checked: int = 0
-    repaired: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        line = f"reconciled: {self.checked} checked, {len(self.repaired)} repaired"
-        return line + (f" ({', '.join(self.repaired)})" if self.repaired else "")
 
 
 def _record(envelope: dict, intake_url: str) -> bool:
@@ -56,11 +45,11 @@ def _record(envelope: dict, intake_url: str) -> bool:
     return True
 
 
-def reconcile(*, settings, client: SyncClient | None = None, settle: timedelta = SETTLE) -> Report:
+def reconcile(*, settings, client: SyncClient | None = None, settle: timedelta = SETTLE) -> ReconcileReport:
     from services.notify.deliveries.tasks import send_if_pending
 
     client = client or SyncClient(settings.intake_sync_url or settings.intake_url, settings.sync_api_key)
-    report, now = Report(), utcnow()
+    report, now = ReconcileReport(), utcnow()
     for page in client.pages():
         wanted = [(truth["reference"], ref["id"]) for truth in page if settled(truth, now, settle)
                   for ref in truth["events"] if ref["type"] == STATUS_CHANGED]
@@ -84,9 +73,4 @@ def reconcile(*, settings, client: SyncClient | None = None, settle: timedelta =
 @shared_task(name="notify.reconcile")
 def reconcile_task() -> dict:
     """The beat job; logs, never raises, when intake cannot be read."""
-    try:
-        report = reconcile(settings=current_app.config["SETTINGS"])
-    except SyncError as exc:
-        log.error("reconciliation skipped", extra={"error": str(exc)})
-        return {"error": str(exc)}
-    return {"checked": report.checked, "repaired": report.repaired}
+    return reconcile_job(reconcile, current_app.config["SETTINGS"])

@@ -9,7 +9,6 @@ handled; they are recorded now if they were not, so the originals arriving late 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from celery import shared_task
@@ -19,26 +18,11 @@ from sqlalchemy import insert, select
 from services.review.applications.events import HANDLERS
 from services.review.applications.models import Application
 from services.review.db import INBOX, db
-from shared.bus.sync import SETTLE, SyncClient, SyncError, settled
+from shared.bus.sync import SETTLE, ReconcileReport, SyncClient, reconcile_job, settled
 from shared.db import utcnow
 from shared.events import load_event
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Report:
-    checked: int = 0
-    repaired: list[str] = field(default_factory=list)
-    unrepaired: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        line = f"reconciled: {self.checked} checked, {len(self.repaired)} repaired"
-        if self.repaired:
-            line += f" ({', '.join(self.repaired)})"
-        if self.unrepaired:
-            line += f"; still different: {', '.join(self.unrepaired)}"
-        return line
 
 
 def differences(truth: dict, row: Application | None) -> list[str]:
@@ -87,10 +71,10 @@ def _reapply(envelopes: list[dict]) -> None:
         raise
 
 
-def reconcile(*, settings, client: SyncClient | None = None, settle: timedelta = SETTLE) -> Report:
+def reconcile(*, settings, client: SyncClient | None = None, settle: timedelta = SETTLE) -> ReconcileReport:
     """Compare every submitted application with the read model and repair what differs."""
     client = client or SyncClient(settings.intake_sync_url or settings.intake_url, settings.sync_api_key)
-    report, now = Report(), utcnow()
+    report, now = ReconcileReport(), utcnow()
     for page in client.pages():
         page = [truth for truth in page if settled(truth, now, settle)]
         report.checked += len(page)
@@ -113,9 +97,4 @@ def reconcile(*, settings, client: SyncClient | None = None, settle: timedelta =
 @shared_task(name="review.reconcile")
 def reconcile_task() -> dict:
     """The beat job: repair the read model; logs, never raises, when intake cannot be read."""
-    try:
-        report = reconcile(settings=current_app.config["SETTINGS"])
-    except SyncError as exc:
-        log.error("reconciliation skipped", extra={"error": str(exc)})
-        return {"error": str(exc)}
-    return {"checked": report.checked, "repaired": report.repaired, "unrepaired": report.unrepaired}
+    return reconcile_job(reconcile, current_app.config["SETTINGS"])
