@@ -53,6 +53,12 @@ class DossierRendered(Schema):
     dossier_key = fields.String(required=True)
     pages = fields.Integer(required=True, validate=validate.Range(min=1))
     sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+    # the blind variant (no name, nationality, date of birth, email or photo) for a blind first round
+    blind_dossier_key = fields.String(allow_none=True, load_default=None)
+    blind_pages = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1))
+    blind_sha256 = fields.String(allow_none=True, load_default=None, validate=validate.Length(equal=64))
+    # documents the render could not include (unreadable PDF, DOCX that would not convert): for staff
+    flags = fields.List(fields.Nested(Problem), load_default=list)
 
 
 class ApplicationStatusChanged(Schema):
@@ -72,12 +78,44 @@ class DecisionReleased(Schema):
     released_by = fields.String(required=True)
 
 
+class ApplicationAccessRequested(Schema):
+    """An expiring link for the applicant: their status page, their draft, or an erasure confirmation."""
+    reference = fields.String(required=True)
+    email = fields.Email(required=True)
+    name = fields.String(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(["en", "fr"]))
+    link = fields.Url(required=True, require_tld=False)
+    expires_at = fields.AwareDateTime(required=True)
+    purpose = fields.String(required=True, validate=validate.OneOf(["status", "draft", "erasure"]))
+
+
+class ApplicationErased(Schema):
+    reference = fields.String(required=True)
+    erased_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True)
+
+
+class Reviewer(Schema):
+    id = fields.Integer(required=True)
+    email = fields.Email(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(["en", "fr"]))
+
+
+class ReviewAssigned(Schema):
+    reference = fields.String(required=True)
+    reviewer = fields.Nested(Reviewer, required=True)
+    assigned_at = fields.AwareDateTime(required=True)
+
+
 SCHEMAS: dict[str, type[Schema]] = {
     "application.submitted": ApplicationSubmitted,
     "application.checked": ApplicationChecked,
     "dossier.rendered": DossierRendered,
     "application.status_changed": ApplicationStatusChanged,
     "decision.released": DecisionReleased,
+    "application.access_requested": ApplicationAccessRequested,
+    "application.erased": ApplicationErased,
+    "review.assigned": ReviewAssigned,
 }
 
 
@@ -99,6 +137,9 @@ SUBSCRIBERS: dict[str, tuple[Route, ...]] = {
     "dossier.rendered": (REVIEW,),
     "application.status_changed": (REVIEW, NOTIFY),
     "decision.released": (INTAKE,),
+    "application.access_requested": (NOTIFY,),
+    "application.erased": (REVIEW, NOTIFY),
+    "review.assigned": (NOTIFY,),
 }
 
 
@@ -109,9 +150,11 @@ class Envelope(Schema):
     occurred_at = fields.AwareDateTime(required=True)
     producer = fields.String(required=True, validate=validate.OneOf(["intake", "review", "notify"]))
     data = fields.Dict(required=True)
+    # from the request that started the chain, carried by every event that follows from it
+    correlation_id = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
 
 
-def make_event(event_type: str, data: dict, *, producer: str) -> dict:
+def make_event(event_type: str, data: dict, *, producer: str, correlation_id: str | None = None) -> dict:
     """Build a JSON-ready envelope, validating `data` against its type's schema."""
     schema = SCHEMAS[event_type]()
     errors = schema.validate(schema.dump(data))
@@ -124,6 +167,7 @@ def make_event(event_type: str, data: dict, *, producer: str) -> dict:
         "occurred_at": utcnow().isoformat(),
         "producer": producer,
         "data": schema.dump(data),
+        "correlation_id": correlation_id,
     }
 
 

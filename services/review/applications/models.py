@@ -39,6 +39,17 @@ class Application(Base):
     dossier_key: Mapped[str | None] = mapped_column(String(255))
     dossier_pages: Mapped[int | None]
     dossier_sha256: Mapped[str | None] = mapped_column(String(64))
+    blind_dossier_key: Mapped[str | None] = mapped_column(String(255))
+    blind_dossier_pages: Mapped[int | None]
+    blind_dossier_sha256: Mapped[str | None] = mapped_column(String(64))
+    # documents the render could not include, for staff: [{code, message}]
+    dossier_flags: Mapped[list] = mapped_column(default=list)
+    # kept by the reviews service on every review write: weighted aggregate (null until a review is in),
+    # spread (max - min of reviewers' aggregates), reviews in and reviewers assigned
+    score: Mapped[float | None] = mapped_column(index=True)
+    score_spread: Mapped[float | None]
+    reviews_done: Mapped[int] = mapped_column(default=0)
+    reviews_assigned: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     departments: Mapped[list[ApplicationDepartment]] = relationship(
