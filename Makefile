@@ -6,6 +6,9 @@ VAR_DIR ?= $(CURDIR)/var
 ADMIN_EMAIL ?= admin@example.org
 export VAR_DIR ADMIN_EMAIL
 
+INTAKE_I18N := services/intake/translations
+INTAKE_MO := $(patsubst %.po,%.mo,$(wildcard $(INTAKE_I18N)/*/LC_MESSAGES/messages.po))
+
 .PHONY: install migrate seed run test test-unit test-integration test-e2e clean
 
 $(INSTALLED): pyproject.toml
@@ -14,7 +17,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,ops,bench]'
 	touch $@
 
-install: $(INSTALLED)
+install: $(INSTALLED) $(INTAKE_MO)
 
 # umask 077: the password file and var/ are readable by this user only
 $(VAR_DIR)/admin_password:
@@ -47,10 +50,12 @@ run: seed $(VAR_DIR)/admin_password
 test: install
 	$(PY) -m pytest -q tests
 
-# pyflakes and pycodestyle's error rules (ruff's defaults), configured in pyproject.toml; .ci/run runs it
+# pyflakes and pycodestyle's error rules (ruff's defaults), and mypy on shared/ and services/; both configured in
+# pyproject.toml; .ci/run runs it
 .PHONY: lint
 lint: install
 	$(VENV)/bin/ruff check shared services loadgen bench tests
+	$(VENV)/bin/mypy
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit
@@ -80,3 +85,21 @@ bench: install
 
 clean:
 	rm -rf $(VAR_DIR)
+
+# the applicants' catalogs (intake: en and fr) and the staff's (review: fr, English being the source): extract
+# every _(), merge, compile (docs/operations.md)
+REVIEW_I18N := services/review/translations
+.PHONY: i18n
+i18n: $(INSTALLED)
+	$(VENV)/bin/pybabel -q extract -F services/intake/babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project nip-intake -o $(INTAKE_I18N)/messages.pot services/intake
+	$(VENV)/bin/pybabel -q update --ignore-obsolete --no-fuzzy-matching -i $(INTAKE_I18N)/messages.pot -d $(INTAKE_I18N)
+	$(VENV)/bin/pybabel compile --statistics -d $(INTAKE_I18N)
+	$(VENV)/bin/pybabel -q extract -F services/review/babel.cfg -k _l -k lazy_gettext -k N_ --no-location \
+		--sort-output --project nip-review -o $(REVIEW_I18N)/messages.pot services/review
+	$(VENV)/bin/pybabel -q update --ignore-obsolete --no-fuzzy-matching -i $(REVIEW_I18N)/messages.pot -d $(REVIEW_I18N)
+	$(VENV)/bin/pybabel compile --statistics -d $(REVIEW_I18N)
+
+# a clean clone compiles its catalogs once, at install; `make i18n` after editing a .po
+$(INTAKE_I18N)/%/LC_MESSAGES/messages.mo: $(INTAKE_I18N)/%/LC_MESSAGES/messages.po $(INSTALLED)
+	$(VENV)/bin/pybabel -q compile -i $< -o $@

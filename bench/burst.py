@@ -25,8 +25,8 @@ from pathlib import Path
 import requests
 from common import (ADMIN_EMAIL, Row, admin_password, compose_secrets, concurrency_of, free_port, log,
                     postgres_databases, redis_server, stop_cleanly_on_sigterm, write_results)
-from tests.e2e.stack import (LONG_RUNNING_COMPOSE, Stack, compose_command, compose_environment, compose_services,
-                             procfile)
+from tests.e2e.stack import (LOAD_FROM_LOOPBACK, LONG_RUNNING_COMPOSE, Stack, compose_command, compose_environment,
+                             compose_services, procfile)
 
 import loadgen
 from loadgen.generate import plan_application
@@ -48,7 +48,8 @@ def embedded(stack_dir: Path, password: str) -> tuple[Stack, dict, int]:
     env = {name: "" for name in settings_variables()}
     env.update({"VAR_DIR": str(stack_dir / "var"), "INTAKE_PORT": str(ports["intake"]),
                 "REVIEW_PORT": str(ports["review"]), "NOTIFY_PORT": str(ports["notify"]),
-                "SMTP_PORT": str(ports["smtp"]), "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": password})
+                "SMTP_PORT": str(ports["smtp"]), "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": password,
+                **LOAD_FROM_LOOPBACK})
     stack = Stack(stack_dir, env)
     for command in ("python -m services.intake migrate", "python -m services.review migrate",
                     "python -m services.notify migrate", "python -m services.intake seed"):
@@ -69,7 +70,7 @@ def production(stack_dir: Path, password: str, exits: ExitStack) -> tuple[Stack,
                       "DOCUMENTS_DIR": str(stack_dir / "documents"), "VAR_DIR": str(stack_dir / "var"),
                       **{f"{name.upper()}_URL": url for name, url in urls.items()}})
     services, secrets = compose_services(), compose_secrets(password)
-    stack = Stack(stack_dir, {})
+    stack = Stack(stack_dir, LOAD_FROM_LOOPBACK)
 
     def environment(name: str) -> dict:
         known = services[name].get("environment") or {}

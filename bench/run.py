@@ -1,6 +1,8 @@
-"""`make bench`: both benchmarks, one table, written to bench/results/latest.md and printed.
+"""`make bench`: every benchmark, one table, written to bench/results/latest.md and printed.
 
     python bench/run.py [--burst-count 500] [--burst-mode embedded|production] [--submissions-count 300]
+                        [--dossier-renders 500]
+                        [--notify-count 1000]
 """
 from __future__ import annotations
 
@@ -17,10 +19,15 @@ def main() -> int:
     parser.add_argument("--burst-count", type=int, default=500)
     parser.add_argument("--burst-mode", choices=("embedded", "production"), default="embedded")
     parser.add_argument("--submissions-count", type=int, default=300)
+    parser.add_argument("--dossier-renders", type=int, default=500)
+    parser.add_argument("--notify-count", type=int, default=1000)
     args = parser.parse_args()
     runs = {
         "submissions": ["bench/submissions.py", "--count", str(args.submissions_count)],
         "burst": ["bench/burst.py", "--count", str(args.burst_count), "--mode", args.burst_mode],
+        "review_list": ["bench/review_list.py"],
+        "dossier": ["bench/dossier.py", "--renders", str(args.dossier_renders)],
+        "notify": ["bench/notify.py", "--count", str(args.notify_count)],
     }
     tables, failed = [], []
     for name, command in runs.items():

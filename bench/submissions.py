@@ -21,7 +21,7 @@ from pathlib import Path
 
 from common import (ROOT, Row, compose_secrets, compose_service, free_port, log, admin_password,
                     postgres_databases, redis_server, stop_cleanly_on_sigterm, write_results)
-from tests.e2e.stack import Stack, compose_command, compose_environment
+from tests.e2e.stack import LOAD_FROM_LOOPBACK, Stack, compose_command, compose_environment
 from urllib3 import encode_multipart_formdata
 
 from loadgen.documents import PDF, make_pdf
@@ -129,7 +129,7 @@ def main() -> list[Row]:
         secrets = compose_secrets(admin_password())
         env = compose_environment(service, secrets, {k: v for k, v in overrides.items()
                                                      if k in (service.get("environment") or {})})
-        env.update(overrides)
+        env.update(overrides, **LOAD_FROM_LOOPBACK)
         stack = Stack(tmp, {})
         try:
             stack.run_once("migrate", ["python", "-m", "services.intake", "migrate"], env=env)

@@ -6,7 +6,8 @@
 
 The archive is a tar file (created 0600: it holds every applicant's data) with
 `databases/<service>.pgdump` (pg_dump's custom format) or `databases/<service>.sqlite` (SQLite's online
-backup), `documents/<key>` for every stored document, and `manifest.json` (written last) with the time,
+backup), `documents/<key>` for every stored document (as stored: encrypted, so a restore needs the
+`DOCUMENTS_KEYS` of the stack that took it; see shared/documents.py), and `manifest.json` (written last) with the time,
 the alembic revision of each database, and the size and sha256 of every other member.
 
 Consistency across services. Each database dump is a consistent snapshot of that database, but the three
@@ -72,7 +73,7 @@ class Target:
         return f"databases/{self.service}.{'sqlite' if self.engine_name == 'sqlite' else 'pgdump'}"
 
     def sqlite_path(self) -> Path:
-        return Path(self.url.database)
+        return Path(str(self.url.database))
 
     def libpq(self) -> tuple[str, dict]:
         """A libpq URL without the password, and the environment that carries it (not the command line)."""
@@ -141,10 +142,10 @@ def tables_in(target: Target) -> int:
             conn.close()
     engine = make_engine(target.url.render_as_string(hide_password=False))
     try:
-        with engine.connect() as conn:
-            return conn.execute(text(
+        with engine.connect() as connection:
+            return connection.execute(text(
                 "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")).scalar()
+                "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")).scalar_one()
     except Exception as error:
         raise BackupError(f"cannot reach {target.service}'s database: {type(error).__name__}") from None
     finally:
@@ -176,6 +177,7 @@ def resend_events_since(target: Target, since: datetime) -> int:
     engine = make_engine(target.url.render_as_string(hide_password=False))
     try:
         with engine.begin() as conn:
+            bound: str | datetime
             if target.engine_name == "sqlite":
                 # UTCDateTime stores naive UTC text on SQLite
                 bound = since.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
@@ -288,13 +290,20 @@ def _add_documents(tar: tarfile.TarFile, root: Path, members: dict) -> dict:
     return {"count": count, "bytes": size}
 
 
+def _member_file(tar: tarfile.TarFile, member: tarfile.TarInfo):
+    source = tar.extractfile(member)
+    if source is None:  # a directory, link or device: never something this archive holds
+        raise BackupError(f"the archive holds an unexpected member {member.name!r}")
+    return source
+
+
 def read_manifest(tar: tarfile.TarFile) -> dict:
     try:
         member = tar.getmember("manifest.json")
     except KeyError:
         raise BackupError("not a backup archive: it has no manifest.json") from None
     try:
-        manifest = json.loads(tar.extractfile(member).read())
+        manifest = json.loads(_member_file(tar, member).read())
     except ValueError:
         raise BackupError("the manifest is not valid JSON") from None
     if manifest.get("format") != FORMAT or manifest.get("application") != "nip-pipeline":
@@ -324,7 +333,7 @@ def _stage(tar: tarfile.TarFile, manifest: dict, work: Path | None) -> None:
                                                       and DocumentStore.valid(key))):
             raise BackupError(f"the archive holds an unexpected member {member.name!r}")
         digest = hashlib.sha256()
-        with tar.extractfile(member) as source, _sink(work, member.name) as copy:
+        with _member_file(tar, member) as source, _sink(work, member.name) as copy:
             while chunk := source.read(_CHUNK):
                 digest.update(chunk)
                 copy.write(chunk)
@@ -384,8 +393,8 @@ def restore(*, settings: Settings, archive: Path, force: bool = False, work_dir:
         # that volume has room for them (the image's /tmp may not); the store ignores names starting with a dot
         if work_dir is None:
             settings.documents_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".restore-", dir=work_dir or settings.documents_dir) as work:
-            work = Path(work)
+        with tempfile.TemporaryDirectory(prefix=".restore-", dir=work_dir or settings.documents_dir) as staging:
+            work = Path(staging)
             _stage(tar, manifest, work)
             since = datetime.fromisoformat(manifest["started_at"]) - CLOCK_MARGIN
             resent = {}

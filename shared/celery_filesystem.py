@@ -46,7 +46,8 @@ class Channel(filesystem.Channel):
 
     # ---- producing ----
 
-    def _put(self, queue, payload, **kwargs):
+    # the parameter is named as in kombu.transport.filesystem, whose own base names it `message`
+    def _put(self, queue, payload, **kwargs):  # type: ignore[override]
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = os.path.join(self.data_folder_out, f".{name}.part")
@@ -71,7 +72,7 @@ class Channel(filesystem.Channel):
             os.set_inheritable(fd, False)
             os.replace(locking, os.path.join(folder, OWNER))
             self._claim_dir, self._claim_pid, self._claim_lock, self._claims = folder, os.getpid(), fd, {}
-        return self._claim_dir
+        return str(self._claim_dir)
 
     def _recover_orphans(self, root: str) -> None:
         self._recovered_at = monotonic()
@@ -98,7 +99,7 @@ class Channel(filesystem.Channel):
             finally:
                 os.close(fd)
 
-    def _get(self, queue):
+    def _get(self, queue, timeout=None):
         folder = self._claim_folder()
         if monotonic() - self._recovered_at > RECOVER_EVERY:  # a consumer that died while we run
             self._recover_orphans(os.path.dirname(folder))

@@ -42,7 +42,7 @@ class DeathSafeLock:
         return {"path": self.path}
 
     def __setstate__(self, state):
-        self.__init__(state["path"])
+        DeathSafeLock.__init__(self, state["path"])
 
     def _for_this_process(self) -> int:
         pid = os.getpid()

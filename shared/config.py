@@ -35,8 +35,9 @@ KEYS = {
     "staff_signing_key": "STAFF_SIGNING_KEY",
     "staff_verify_key": "STAFF_VERIFY_KEY",
     "sync_api_key": "SYNC_API_KEY",
+    "privacy_api_key": "PRIVACY_API_KEY",
 }
-SYMMETRIC_KEYS = ("intake_secret_key", "applicant_token_key", "review_secret_key", "sync_api_key")
+SYMMETRIC_KEYS = ("intake_secret_key", "applicant_token_key", "review_secret_key", "sync_api_key", "privacy_api_key")
 
 
 class SettingsError(RuntimeError):
@@ -111,6 +112,12 @@ def _staff_keys(var_dir: Path, embedded: bool) -> tuple[str | None, str | None]:
     return signing, verify
 
 
+def _documents_keys(var_dir: Path) -> str:
+    from shared.documents import new_documents_key
+
+    return _secret_file(var_dir, "documents_keys", new_documents_key)
+
+
 def parse_deadline(value: str) -> datetime:
     """`2027-01-31 23:59` (Brussels time unless an offset is given) → aware datetime."""
     moment = datetime.fromisoformat(value.replace(" ", "T"))
@@ -149,6 +156,38 @@ class Settings:
     intake_sync_url: str | None = None
     # prometheus_client's multiprocess directory: gunicorn's workers' metrics add up in /metrics (shared/metrics.py)
     metrics_dir: Path | None = None
+    # notify's SMTP relay (docs/operations.md): none | starttls | tls (implicit TLS, usually port 465)
+    smtp_security: str = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_reply_to: str | None = None
+    # a private CA to trust for the relay's certificate (the system's CAs otherwise)
+    smtp_ca_file: str | None = None
+    # the relay's per-minute sending limit, shared by every notify worker; 0 = none
+    smtp_rate_per_minute: int = 0
+    # review <-> intake for data protection (erase, export, statistics, access log); never the sync key
+    privacy_api_key: str | None = None
+    # where intake reaches review's internal access-log API (REVIEW_URL is the public one)
+    review_internal_url: str | None = None
+    # personal data is erased this many months after the call's deadline or the application's last change
+    retention_months: int = 12
+    # stored uploads no application references are purged once older than this
+    orphan_upload_grace_hours: int = 24
+    # documents at rest (shared/documents.py): `kid:base64key,...`, the first encrypts, all decrypt
+    documents_keys: str | None = field(default=None, repr=False)
+    # intake's applicant journey (services/intake/access, services/intake/limits.py)
+    draft_retention_days: int = 30
+    access_link_hours: int = 48
+    submission_rate_limit: str = "10 per hour"
+    status_rate_limit: str = "60 per minute"
+    access_link_rate_limit: str = "5 per hour"
+    # networks never limited (e.g. `127.0.0.0/8` for a load test on this host); none by default, since a
+    # reverse proxy on the same host would otherwise exempt every applicant behind it
+    rate_limit_exempt: str = ""
+    # how many proxies in front of intake set X-Forwarded-For: the limits count the client's address, not theirs
+    trusted_proxies: int = 0
+    # data (heap) each render worker child may hold, in MB: a hostile document meets MemoryError, not the OOM killer
+    render_memory_mb: int = 768
 
     @property
     def embedded_broker(self) -> bool:
@@ -200,6 +239,25 @@ class Settings:
             intake_sync_url=os.environ.get("INTAKE_SYNC_URL") or None,
             metrics_dir=Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]) if os.environ.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
+            smtp_security=_env("SMTP_SECURITY", cls.smtp_security).lower(),
+            smtp_username=os.environ.get("SMTP_USERNAME") or None,
+            smtp_password=os.environ.get("SMTP_PASSWORD") or None,
+            smtp_reply_to=os.environ.get("SMTP_REPLY_TO") or None,
+            smtp_ca_file=os.environ.get("SMTP_CA_FILE") or None,
+            smtp_rate_per_minute=int(_env("SMTP_RATE_PER_MINUTE", str(cls.smtp_rate_per_minute))),
+            documents_keys=os.environ.get("DOCUMENTS_KEYS") or (_documents_keys(var) if embedded else None),
+            draft_retention_days=int(_env("DRAFT_RETENTION_DAYS", str(cls.draft_retention_days))),
+            access_link_hours=int(_env("ACCESS_LINK_HOURS", str(cls.access_link_hours))),
+            submission_rate_limit=_env("SUBMISSION_RATE_LIMIT", cls.submission_rate_limit),
+            status_rate_limit=_env("STATUS_RATE_LIMIT", cls.status_rate_limit),
+            access_link_rate_limit=_env("ACCESS_LINK_RATE_LIMIT", cls.access_link_rate_limit),
+            rate_limit_exempt=os.environ.get("RATE_LIMIT_EXEMPT", cls.rate_limit_exempt),
+            trusted_proxies=int(_env("TRUSTED_PROXIES", str(cls.trusted_proxies))),
+            render_memory_mb=int(_env("RENDER_MEMORY_MB", str(cls.render_memory_mb))),
+            privacy_api_key=key("privacy_api_key"),
+            review_internal_url=os.environ.get("REVIEW_INTERNAL_URL") or None,
+            retention_months=int(_env("RETENTION_MONTHS", str(cls.retention_months))),
+            orphan_upload_grace_hours=int(_env("ORPHAN_UPLOAD_GRACE_HOURS", str(cls.orphan_upload_grace_hours))),
         )
 
     def require(self, *names: str) -> None:
@@ -218,7 +276,8 @@ class Settings:
                 problems += [f"{env}: {p}" for p in check_public_key(value)]
             else:
                 problems += [f"{env}: {p}" for p in weak_secret(value)]
-        if {"staff_signing_key", "staff_verify_key"} <= set(names) and not problems:
+        if ({"staff_signing_key", "staff_verify_key"} <= set(names) and not problems
+                and self.staff_signing_key and self.staff_verify_key):
             mismatch = check_key_pair(self.staff_signing_key, self.staff_verify_key)
             problems += [f"STAFF_VERIFY_KEY: {p}" for p in mismatch]
         symmetric = [n for n in names if n in SYMMETRIC_KEYS and getattr(self, n)]

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 import weakref
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -44,7 +45,9 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
-def new_base() -> type[DeclarativeBase]:
+# Any: a class made by a function is not a valid base class for type checkers; the models' own
+# Mapped[...] annotations still type their columns
+def new_base() -> Any:
     """A declarative base with its own metadata: one per service, never shared."""
 
     class Base(DeclarativeBase):
@@ -71,6 +74,13 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
 
 
+if TYPE_CHECKING:
+    class ScopedSession(scoped_session[Session], Session):  # type: ignore[misc]
+        """For type checkers: `db.session` is passed where a Session is expected, and it proxies one."""
+else:
+    ScopedSession = scoped_session
+
+
 # Every Database of this process, so a forked child can drop what it inherited (see after_fork).
 _DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
@@ -79,24 +89,30 @@ class Database:
     """One engine and one thread-scoped session per service process."""
 
     def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self.session = scoped_session(sessionmaker(expire_on_commit=False))
+        self._engine: Engine | None = None
+        self.session = cast(ScopedSession, scoped_session(sessionmaker(expire_on_commit=False)))
         _DATABASES.add(self)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the database is not configured yet (init_app or configure with a URL)")
+        return self._engine
 
     def after_fork(self) -> None:
         """Forget the parent's connections without touching them: their sockets are the parent's."""
         # clear() drops the session without closing it (closing would roll back on the parent's socket)
         self.session.registry.clear()
-        if self.engine is not None:
-            self.engine.dispose(close=False)
+        if self._engine is not None:
+            self._engine.dispose(close=False)
 
     def configure(self, url: str | None = None, *, bind=None, **options) -> None:
         self.session.remove()
         if url is not None:
-            if self.engine is not None:
-                self.engine.dispose()
-            self.engine = make_engine(url)
-            bind = self.engine
+            if self._engine is not None:
+                self._engine.dispose()
+            self._engine = make_engine(url)
+            bind = self._engine
         self.session.configure(bind=bind, **options)
 
     def init_app(self, app, url: str) -> None:

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from shared.config import KEYS, SYMMETRIC_KEYS
+from shared.documents import new_documents_key
 
 SYMMETRIC_ENV = tuple(KEYS[name] for name in SYMMETRIC_KEYS)
 
@@ -83,6 +84,8 @@ def new_keys() -> dict[str, str]:
     keys = {name: secrets.token_urlsafe(48) for name in SYMMETRIC_ENV}
     private = generate_signing_key()
     keys.update(STAFF_SIGNING_KEY=private, STAFF_VERIFY_KEY=public_key_pem(private))
+    # documents at rest: one entry now; on rotation put the new one first (docs/security.md)
+    keys["DOCUMENTS_KEYS"] = new_documents_key()
     return keys
 
 

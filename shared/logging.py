@@ -5,6 +5,10 @@ import json
 import logging
 import re
 import sys
+import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -65,6 +69,44 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# What ties a log line to an application: the id of the request that started the chain (carried by events
+# and task headers) and the application's reference. Set by shared/web.py, the consumers and the tasks.
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+reference: ContextVar[str | None] = ContextVar("reference", default=None)
+_SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+def sane_id(value) -> str | None:
+    """`value` if it can serve as a correlation id (a short token, nothing a log reader could trip on)."""
+    return value if isinstance(value, str) and _SANE_ID.match(value) else None
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+@contextmanager
+def log_context(*, correlation: str | None = None, ref: str | None = None) -> Iterator[None]:
+    """Log lines inside carry `correlation` and `ref` (each only if sane); the previous values come back after."""
+    tokens = (correlation_id.set(sane_id(correlation)), reference.set(sane_id(ref)))
+    try:
+        yield
+    finally:
+        reference.reset(tokens[1])
+        correlation_id.reset(tokens[0])
+
+
+class ContextFields(logging.Filter):
+    """Adds `correlation_id` and `reference` from the context to every record that does not name its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in (("correlation_id", correlation_id), ("reference", reference)):
+            value = var.get()
+            if value is not None and getattr(record, name, None) is None:
+                setattr(record, name, value)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str):
         super().__init__()
@@ -79,8 +121,10 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info or record.exc_text:
-            entry["exc"] = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
         return json.dumps(entry, default=str)
 
 
@@ -98,6 +142,7 @@ def configure_logging(service: str, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     handler.addFilter(RedactSecrets())
+    handler.addFilter(ContextFields())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
-from prometheus_client import REGISTRY, CollectorRegistry, values
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server, values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +25,16 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # scrape-time collectors: in multiprocess mode they are added to the per-scrape registry too
 _SCRAPE_COLLECTORS: list = []
+# Celery workers of a service write here, under the web's directory (shared/celery.py); workers are not
+# gunicorn's children, so the web's start-up clean-up must not remove their files
+WORKERS_SUBDIR = "workers"
+WORKER_PORT_ENV = "WORKER_METRICS_PORT"
+
+# task labels are task names, a fixed set; seconds from a fast email to a slow dossier
+TASK_SECONDS = Histogram("celery_task_seconds", "Celery task run time", ["service", "task"],
+                         buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600))
+TASK_FAILURES = Counter("celery_task_failures", "Celery tasks that ended in an error", ["service", "task"])
+TASK_RETRIES = Counter("celery_task_retries", "Celery tasks scheduled again after an error", ["service", "task"])
 
 
 def _under_gunicorn() -> bool:
@@ -41,7 +51,9 @@ def configure_multiprocess(*, service: str, directory: Path | None, var_dir: Pat
     """
     if directory is None and embedded and _under_gunicorn():
         directory = var_dir / "metrics"
-    if directory is None:
+    # a Celery worker builds the web app too: its metrics go to configure_worker's directory, and its start
+    # must not clear the web's files
+    if directory is None or Path(sys.argv[0]).name == "celery":
         return None
     path = (Path(directory) / service).resolve()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -72,6 +84,31 @@ def _clear_previous_run(path: Path) -> None:
     marker.write_text(master)
 
 
+def configure_worker(*, service: str, directory: Path | None, var_dir: Path, embedded: bool) -> str | None:
+    """Task metrics of a Celery worker (and its pool's children) to files /metrics adds up; returns the directory.
+
+    Where the web service shares the host (`make run`), its /metrics reads them. In containers each worker
+    has its own filesystem: `WORKER_METRICS_PORT` serves them from the worker itself (k8s scrapes the pod).
+    Files are never cleared here: several workers of one service share the directory, and counters only grow.
+    """
+    if directory is None and embedded:
+        directory = var_dir / "metrics"
+    if directory is None:
+        return None
+    path = (Path(directory) / service / WORKERS_SUBDIR).resolve()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ[ENV] = str(path)
+    values.ValueClass = values.get_value_class()
+    port = os.environ.get(WORKER_PORT_ENV)
+    if port:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(path))
+        start_http_server(int(port), registry=registry)
+    return str(path)
+
+
 def register_collector(collector) -> None:
     """Add a scrape-time collector to /metrics, once per process whatever the number of apps built."""
     if any(type(c) is type(collector) for c in _SCRAPE_COLLECTORS):
@@ -88,6 +125,9 @@ def scrape_registry():
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
+    workers = Path(os.environ[ENV]) / WORKERS_SUBDIR
+    if workers.is_dir():  # the service's Celery workers on this host (configure_worker)
+        multiprocess.MultiProcessCollector(registry, path=str(workers))
     from shared.bus import consumer
 
     collectors = list(_SCRAPE_COLLECTORS)

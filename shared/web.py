@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from typing import Callable
 
 from flask import Blueprint, Flask, g, jsonify, request
@@ -10,6 +11,7 @@ from marshmallow import ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from shared import metrics as shared_metrics
+from shared.logging import correlation_id, log_context, new_correlation_id, sane_id
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -100,6 +102,16 @@ def register_error_handlers(app: Flask, html_handler: Callable | None = None) ->
         return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
+def send_security_headers(app: Flask, headers: dict[str, str]) -> None:
+    """These headers on every answer, unless a view has set its own."""
+
+    @app.after_request
+    def _security_headers(response):
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
 def instrument(app: Flask, service: str) -> None:
     """Request metrics and one log line per request.
 
@@ -113,12 +125,27 @@ def instrument(app: Flask, service: str) -> None:
         shared_metrics.configure_multiprocess(service=service, directory=getattr(settings, "metrics_dir", None),
                                               var_dir=settings.var_dir, embedded=settings.embedded_broker)
 
-    @app.before_request
     def _start_timer():
         g.request_started = time.perf_counter()
+        # a caller's own id (a proxy's, a client's retry) is kept when sane, so its logs and ours join up
+        g.log_context = ExitStack()
+        g.log_context.enter_context(log_context(
+            correlation=sane_id(request.headers.get("X-Request-ID")) or new_correlation_id(),
+            ref=(request.view_args or {}).get("reference")))
+
+    # first of the app's before-request hooks: a request refused by another one is timed and traced too
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
+
+    @app.teardown_request
+    def _end_context(_exc):
+        context = g.pop("log_context", None)
+        if context is not None:
+            context.close()
 
     @app.after_request
     def _record(response):
+        if correlation_id.get():
+            response.headers["X-Request-ID"] = correlation_id.get()
         endpoint = request.endpoint or "unknown"
         elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
         REQUESTS.labels(service, request.method, endpoint, response.status_code).inc()

@@ -374,3 +374,88 @@ def docx_with_dde() -> bytes:
 
 def docx_with_remote_picture() -> bytes:
     return docx_with_field(' INCLUDEPICTURE \\d "http://127.0.0.1:9/beacon.png" ', "\\* MERGEFORMATINET ")
+
+
+# --- archives judged before they are opened (issue 8, item 6) ----------------------------------------
+
+def docx_with_member(name: str, body: bytes = b"payload") -> bytes:
+    """A valid Word document plus one member named `name` (e.g. `../../etc/cron.d/x` or `/etc/passwd`)."""
+    source = zipfile.ZipFile(io.BytesIO(make_docx()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info.filename, source.read(info))
+        member = zipfile.ZipInfo(name)  # kept as given, where write() would tidy it
+        member.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(member, body)
+    return buffer.getvalue()
+
+
+def docx_with_many_members(count: int = 2100) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in zipfile.ZipFile(io.BytesIO(make_docx())).infolist():
+            archive.writestr(info.filename, zipfile.ZipFile(io.BytesIO(make_docx())).read(info))
+        for n in range(count):
+            archive.writestr(f"word/media/empty{n}.xml", "")
+    return buffer.getvalue()
+
+
+def docx_too_large_unpacked(size: int = 51 * MB) -> bytes:
+    """A few tens of kilobytes that unpack to more than the bound: honest sizes, just too much of them."""
+    return docx_with_member("word/media/padding.bin", b"\0" * size)
+
+
+# --- PDFs that make a reader loop, recurse or explode (the renderer's own bounds) -------------------------
+
+def _catalog(*objects: bytes) -> bytes:
+    return _assemble([b"<< /Type /Catalog /Pages 2 0 R >>", *objects])
+
+
+def page_tree_cycle() -> bytes:
+    """The page tree lists itself among its kids."""
+    return _catalog(b"<< /Type /Pages /Kids [3 0 R 2 0 R] /Count 2 >>",
+                    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>")
+
+
+def page_tree_loop() -> bytes:
+    """Two page-tree nodes, each the other's only kid: a reader that follows kids never reaches a page."""
+    return _catalog(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", b"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>")
+
+
+def huge_page_count(pages: int = 30_000) -> bytes:
+    """Tens of thousands of pages in a file of a few hundred kilobytes: every kid is the same page."""
+    kids = b" ".join([b"3 0 R"] * pages)
+    return _catalog(b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+                    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>")
+
+
+def deep_nesting(depth: int = 5_000) -> bytes:
+    """The page's resources lead through thousands of arrays, each an object holding the next: a reader or
+    writer that follows them by recursion runs out of stack."""
+    content = zlib.compress(b"q Q\n")
+    chain = [f"[{number + 1} 0 R]".encode() for number in range(5, 5 + depth)] + [b"[]"]
+    return _catalog(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /X 5 0 R >> >>",
+                    f"<< /Length {len(content)} /Filter /FlateDecode >>\nstream\n".encode() + content + b"\nendstream",
+                    *chain)
+
+
+def truncated_pdf() -> bytes:
+    pdf = make_pdf("Truncated")
+    return pdf[:len(pdf) // 3]
+
+
+def not_a_pdf_inside() -> bytes:
+    return b"%PDF-1.7\n" + b"\x00garbage\xff" * 2000
+
+
+UNREADABLE_PDFS = {
+    "page_tree_cycle": page_tree_cycle,
+    "page_tree_loop": page_tree_loop,
+    "huge_page_count": huge_page_count,
+    "deep_nesting": deep_nesting,
+    "decompression_bomb": decompression_bomb,
+    "truncated": truncated_pdf,
+    "garbage_after_header": not_a_pdf_inside,
+}

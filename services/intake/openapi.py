@@ -1,6 +1,8 @@
 """`/openapi.json`: the applicants' API, described from its marshmallow schemas."""
+from services.intake.access.schemas import AccessLinkRequestSchema
 from services.intake.applications.schemas import ApplicationSchema, ApplicationStatusSchema
 from services.intake.programme.schemas import ProgrammeSchema
+from services.intake.privacy.openapi import add_paths as add_privacy_paths
 from shared.openapi import errors, json_content, new_spec, openapi_blueprint, path_parameter
 
 
@@ -28,10 +30,10 @@ def build_spec() -> dict:
         "responses": {"201": {"description": "Submitted", "content": json_content({
             "type": "object", "properties": {k: {"type": "string"} for k in
                                              ("reference", "status", "status_url", "token")}})},
-            **errors("400", "409", "413", "415", "422")}}})
+            **errors("400", "409", "413", "415", "422", "429")}}})
     spec.path("/api/v1/applications/{reference}", operations={"get": {
         "summary": "Status, history and problems", "security": [{"applicantToken": []}], "parameters": [ref],
-        "responses": {"200": status_ok, **errors("401", "404")}}})
+        "responses": {"200": status_ok, **errors("401", "404", "429")}}})
     spec.path("/api/v1/applications/{reference}/documents", operations={"post": {
         "summary": "Add or replace documents while incomplete", "security": [{"applicantToken": []}],
         "parameters": [ref],
@@ -40,6 +42,14 @@ def build_spec() -> dict:
     spec.path("/api/v1/applications/{reference}/withdraw", operations={"post": {
         "summary": "Withdraw the application", "security": [{"applicantToken": []}], "parameters": [ref],
         "responses": {"200": status_ok, **errors("401", "404", "409")}}})
+    # intake-journey: the way back in ("find my application"); answered before any lookup, so always 202
+    spec.components.schema("AccessLinkRequest", schema=AccessLinkRequestSchema)
+    spec.path("/api/v1/access-links", operations={"post": {
+        "summary": "Email expiring links to the applications sent from an address (the same answer for any address)",
+        "requestBody": {"required": True, "content": json_content("AccessLinkRequest")},
+        "responses": {"202": {"description": "Accepted", "content": json_content({
+            "type": "object", "properties": {"message": {"type": "string"}}})}, **errors("400", "422", "429")}}})
+    add_privacy_paths(spec)
     return spec.to_dict()
 
 

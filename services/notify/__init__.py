@@ -21,7 +21,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     from services.notify import models  # noqa: F401  (every model registered before use)
     from services.notify.db import db
     from services.notify.deliveries import tasks  # noqa: F401  (registers the Celery tasks)
-    from services.notify.deliveries.smtp import SmtpSender
+    from services.notify.staff import tasks as staff_tasks  # noqa: F401  (registers notify.send_digests)
+    from services.notify.deliveries.smtp import sender_for
     from services.notify.deliveries.views import bp as deliveries_bp
 
     restrict_file_modes()
@@ -33,7 +34,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     db.init_app(app, settings.notify_database_url)
-    app.extensions["notify.sender"] = SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+    app.extensions["notify.sender"] = sender_for(settings)
 
     register_error_handlers(app)
     instrument(app, "notify")

@@ -21,8 +21,8 @@ def main() -> None:
     action = letters.add_mutually_exclusive_group()
     action.add_argument("--replay", nargs="*", metavar="ID", help="replay these (default: every open one)")
     action.add_argument("--discard", nargs="+", metavar="ID", help="close these without applying them")
-    reconcile = commands.add_parser("reconcile", help="send the emails of status changes notify never handled")
-    reconcile.add_argument("--settle", type=float, default=60.0, metavar="SECONDS",
+    reconcile_parser = commands.add_parser("reconcile", help="send the emails of status changes notify never handled")
+    reconcile_parser.add_argument("--settle", type=float, default=60.0, metavar="SECONDS",
                            help="leave alone applications intake changed this recently (events in flight)")
     args = parser.parse_args()
 

@@ -100,6 +100,8 @@ def main() -> None:
     from shared.logging import configure_logging
 
     configure_logging("mailcatcher")
+    # aiosmtpd logs every SMTP conversation, recipients' addresses included: no personal data in logs
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     settings = Settings.from_env()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -17,7 +17,7 @@ from services.review.departments import DEPARTMENTS
 from shared.celery import make_celery
 from shared.config import Settings, SettingsError, restrict_file_modes
 from shared.logging import configure_logging
-from shared.web import instrument, ops_blueprint, register_error_handlers
+from shared.web import instrument, ops_blueprint, register_error_handlers, send_security_headers
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -55,7 +55,9 @@ def create_app(settings: Settings | None = None, *, first_admin: bool = True, we
     restrict_file_modes()
     settings = settings or Settings.from_env()
     if web:
-        settings.require("review_secret_key", "staff_signing_key", "staff_verify_key")
+        # the privacy key (erasure, export, statistics with intake) is checked like the others when set
+        settings.require("review_secret_key", "staff_signing_key", "staff_verify_key",
+                         *(["privacy_api_key"] if settings.privacy_api_key else []))
     if first_admin:
         require_admin_password(settings)
     configure_logging("review")
@@ -92,17 +94,36 @@ def create_app(settings: Settings | None = None, *, first_admin: bool = True, we
     for blueprint in (accounts_api, applications_api, decisions_api):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+    from services.review.reviews import rubric
+    from services.review.reviews.views import api as reviews_api, bp as reviews_bp
+
+    rubric.init_app(app)
+    app.register_blueprint(reviews_bp)
+    csrf.exempt(reviews_api)  # bearer tokens only, as above
+    app.register_blueprint(reviews_api)
+    from services.review import i18n
+    from services.review.audit.views import api as audit_api, bp as audit_bp
+    from services.review.reports.views import api as reports_api, bp as reports_bp
+
+    i18n.init_app(app)
+    for blueprint in (audit_bp, reports_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (audit_api, reports_api):
+        csrf.exempt(blueprint)  # bearer tokens only, as above
+        app.register_blueprint(blueprint)
+    from services.review import privacy
+
+    privacy.init_app(app, csrf)
+    from services.review.emails.views import bp as emails_bp
+
+    app.register_blueprint(emails_bp)
     init_limiter(app, settings)
 
     @app.context_processor
     def _globals():
         return {"department_names": DEPARTMENTS}
 
-    @app.after_request
-    def _security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    send_security_headers(app, SECURITY_HEADERS)
 
     make_celery("review", settings=settings, flask_app=app, default_queue="review.events")
     from services.review.applications import tasks  # noqa: F401  (registers review.handle_event)

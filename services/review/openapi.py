@@ -2,9 +2,10 @@
 from services.review.accounts.schemas import NewUser, RefreshRequest, TokenRequest, UserChange, UserOut
 from services.review.applications.schemas import ApplicationOut, ApplicationSummaryOut, ListArgs
 from services.review.decisions.schemas import DecisionIn, DecisionOut, ReleaseIn
+from services.review.privacy.openapi import add_paths as add_privacy_paths
 from shared.openapi import errors, json_content, new_spec, openapi_blueprint, path_parameter
 
-STAFF = [{"staffToken": []}]
+STAFF: list[dict[str, list[str]]] = [{"staffToken": []}]
 
 
 def _ok(description: str, schema) -> dict:
@@ -43,7 +44,10 @@ def build_spec() -> dict:
     def page_of(name: str) -> dict:
         return {"type": "object", "properties": {"items": {"type": "array", "items": ref(name)},
                                                  "page": {"type": "integer"}, "per_page": {"type": "integer"},
-                                                 "total": {"type": "integer"}}}
+                                                 "total": {"type": "integer"}, "pages": {"type": "integer"},
+                                                 "counts": {"type": "object", "description": "per status, "
+                                                            "every filter but the status applied",
+                                                            "additionalProperties": {"type": "integer"}}}}
 
     reference, user_id = path_parameter("reference"), path_parameter("user_id", "integer")
     spec.path("/api/v1/auth/token", operations={"post": {
@@ -73,7 +77,9 @@ def build_spec() -> dict:
     spec.path("/api/v1/applications/{reference}", operations={"get": {
         "summary": "One application with its decision", "security": STAFF, "parameters": [reference],
         "responses": {"200": _ok("The application", {"allOf": [ref("Application"), {
-            "type": "object", "properties": {"decision": {"allOf": [ref("Decision")], "nullable": True}}}]}),
+            "type": "object", "properties": {"decision": {"allOf": [ref("Decision")], "nullable": True},
+                                             "proposal": {"allOf": [ref("Proposal")], "nullable": True,
+                                                          "description": "the open proposal (not to reviewers)"}}}]}),
             **errors("401", "403", "404")}}})
     spec.path("/api/v1/applications/{reference}/decision", operations={"post": {
         "summary": "Record or change the decision (admins)", "security": STAFF, "parameters": [reference],
@@ -92,7 +98,109 @@ def build_spec() -> dict:
         "responses": {"200": _ok("The dead letters", {"type": "object", "properties": {
             "items": {"type": "array", "items": ref("DeadLetter")}, "count": {"type": "integer"}}}),
             **errors("400", "401", "403")}}})
+    _review_paths(spec, ref, reference)
+    _workbench_paths(spec, ref)
+    _proposal_paths(spec, reference)
+    add_privacy_paths(spec)
     return spec.to_dict()
+
+
+def _review_paths(spec, ref, reference) -> None:
+    """The rubric, the queue, reviews, assignments and review settings (services/review/reviews)."""
+    from services.review.reviews.schemas import (AssignmentIn, AssignmentOut, CriterionOut, QueueItemOut, ReviewIn,
+                                                 ReviewOut, SettingsIn, SettingsOut)
+
+    for name, schema in (("Criterion", CriterionOut), ("QueueItem", QueueItemOut), ("ReviewIn", ReviewIn),
+                         ("Review", ReviewOut), ("AssignmentIn", AssignmentIn), ("Assignment", AssignmentOut),
+                         ("ReviewSettingsIn", SettingsIn), ("ReviewSettings", SettingsOut)):
+        spec.components.schema(name, schema=schema)
+    spec.path("/api/v1/rubric", operations={"get": {
+        "summary": "The scoring criteria", "security": STAFF,
+        "responses": {"200": _ok("The rubric", {"type": "array", "items": ref("Criterion")}), **errors("401")}}})
+    spec.path("/api/v1/queue", operations={"get": {
+        "summary": "The caller's queue: assigned, under review, not yet scored, oldest first", "security": STAFF,
+        "responses": {"200": _ok("The queue", {"type": "object", "properties": {
+            "items": {"type": "array", "items": ref("QueueItem")}}}), **errors("401")}}})
+    score = {"reference": {"type": "string"}, "score": {"type": "number", "nullable": True},
+             "score_spread": {"type": "number", "nullable": True}, "reviews_done": {"type": "integer"},
+             "reviews_assigned": {"type": "integer"}}
+    spec.path("/api/v1/applications/{reference}/reviews", operations={
+        "get": {"summary": "The reviews the caller may read (a reviewer: only after their own is in)",
+                "security": STAFF, "parameters": [reference],
+                "responses": {"200": _ok("Score and reviews", {"type": "object", "properties": {
+                    **score, "others_hidden": {"type": "boolean"},
+                    "reviews": {"type": "array", "items": ref("Review")}}}), **errors("401", "404")}},
+        "post": {"summary": "Record or revise the caller's review (assigned reviewers, until release)",
+                 "security": STAFF, "parameters": [reference], "requestBody": _body("ReviewIn"),
+                 "responses": {"200": _ok("Revised", "Review"), "201": _ok("Recorded", "Review"),
+                               **errors("401", "403", "404", "409", "422")}}})
+    spec.path("/api/v1/applications/{reference}/assignments", operations={
+        "get": {"summary": "The application's reviewers (its coordinators and admins)", "security": STAFF,
+                "parameters": [reference],
+                "responses": {"200": _ok("The assignments", {"type": "object", "properties": {
+                    "items": {"type": "array", "items": ref("Assignment")}}}), **errors("401", "403", "404")}},
+        "post": {"summary": "Assign a reviewer, optionally in place of one who has not scored",
+                 "security": STAFF, "parameters": [reference], "requestBody": _body("AssignmentIn"),
+                 "responses": {"201": _ok("Assigned", "Assignment"),
+                               **errors("401", "403", "404", "409", "422")}}})
+    spec.path("/api/v1/review-settings", operations={
+        "get": {"summary": "Reviewers per application and the blind round (admins)", "security": STAFF,
+                "responses": {"200": _ok("The settings", "ReviewSettings"), **errors("401", "403")}},
+        "put": {"summary": "Change the review settings (admins)", "security": STAFF,
+                "requestBody": _body("ReviewSettingsIn"),
+                "responses": {"200": _ok("The settings", "ReviewSettings"), **errors("401", "403", "422")}}})
+
+
+def _workbench_paths(spec, ref) -> None:
+    """Bulk decisions, what a release would send, the CSV export and the audit log."""
+    from services.review.audit.schemas import AuditArgs, AuditEntryOut
+    from services.review.decisions.schemas import BulkDecisionIn, BulkResultOut, ReleasableOut
+
+    for name, schema in (("BulkDecisionIn", BulkDecisionIn), ("BulkResult", BulkResultOut),
+                         ("Releasable", ReleasableOut), ("AuditEntry", AuditEntryOut)):
+        spec.components.schema(name, schema=schema)
+    spec.path("/api/v1/decisions/bulk", operations={"post": {
+        "summary": "Record one decision with a reason for many applications (admins); a result per reference",
+        "security": STAFF, "requestBody": _body("BulkDecisionIn"),
+        "responses": {"200": _ok("Each reference recorded or why not", {"type": "object", "properties": {
+            "results": {"type": "array", "items": ref("BulkResult")}, "recorded": {"type": "integer"}}}),
+            **errors("401", "403", "422")}}})
+    spec.path("/api/v1/decisions/releasable", operations={"get": {
+        "summary": "What releasing the list filtered so would send: how many candidates, in which languages "
+                   "(admins); post its items' reference and version to /api/v1/decisions/release",
+        "security": STAFF, "parameters": [{"in": "query", "schema": ListArgs(
+            only=("department", "eligible", "duplicate", "reviewer", "score_min", "score_max", "q"))}],
+        "responses": {"200": _ok("The recorded decisions waiting for release", "Releasable"),
+                      **errors("401", "403", "422")}}})
+    spec.path("/api/v1/applications.csv", operations={"get": {
+        "summary": "The list with the same filters and order, as a streamed CSV (audited)", "security": STAFF,
+        "parameters": [{"in": "query", "schema": ListArgs(exclude=("page", "per_page"))}],
+        "responses": {"200": {"description": "CSV, one line per application",
+                              "content": {"text/csv": {"schema": {"type": "string"}}}},
+                      **errors("401", "422")}}})
+    spec.path("/api/v1/audit", operations={"get": {
+        "summary": "The audit log, newest first, 100 a page (admins)", "security": STAFF,
+        "parameters": [{"in": "query", "schema": AuditArgs}],
+        "responses": {"200": _ok("A page", {"type": "object", "properties": {
+            "items": {"type": "array", "items": ref("AuditEntry")}, "page": {"type": "integer"},
+            "per_page": {"type": "integer"}, "total": {"type": "integer"}}}), **errors("401", "403", "422")}}})
+
+
+def _proposal_paths(spec, reference) -> None:
+    """Coordinators propose decisions; admins accept them in one call (or record another decision)."""
+    from services.review.decisions.schemas import AcceptProposalIn, ProposalIn, ProposalOut
+
+    for name, schema in (("ProposalIn", ProposalIn), ("Proposal", ProposalOut), ("AcceptProposalIn", AcceptProposalIn)):
+        spec.components.schema(name, schema=schema)
+    spec.path("/api/v1/applications/{reference}/proposal", operations={"post": {
+        "summary": "Propose or revise a decision (coordinators of the application's departments); an admin decides",
+        "security": STAFF, "parameters": [reference], "requestBody": _body("ProposalIn"),
+        "responses": {"200": _ok("The proposal", "Proposal"), **errors("401", "403", "404", "409", "422")}}})
+    spec.path("/api/v1/applications/{reference}/proposal/accept", operations={"post": {
+        "summary": "Record the open proposal as the decision (admins); with `version`, only the one seen",
+        "security": STAFF, "parameters": [reference],
+        "requestBody": {"required": False, "content": json_content("AcceptProposalIn")},
+        "responses": {"200": _ok("The decision", "Decision"), **errors("401", "403", "404", "409", "422")}}})
 
 
 bp = openapi_blueprint(build_spec)

@@ -14,17 +14,18 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, cast
 
 from celery import shared_task
 from celery.exceptions import Reject, Retry
 from marshmallow import ValidationError
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError, StatementError
 
 from shared.db import Database, utcnow
+from shared.logging import log_context
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,15 @@ def _identity(envelope) -> tuple[str | None, str | None]:
             str(event_type)[:64] if event_type is not None else None)
 
 
+def traced(envelope):
+    """Log lines and events while handling `envelope` carry its correlation id and application reference."""
+    if not isinstance(envelope, dict):
+        return log_context()
+    data = envelope.get("data")
+    return log_context(correlation=envelope.get("correlation_id"),
+                       ref=data.get("reference") if isinstance(data, dict) else None)
+
+
 def event_argsrepr(event_id, event_type) -> str:
     """What Celery shows of an event task's arguments (worker logs, Flower): never the envelope,
     which carries the candidate's name and email."""
@@ -131,9 +141,17 @@ def event_consumer(*, name: str, service: str, database: Database, dead_letters:
         # max_retries=None: the bound is ours (below), so running out ends in a dead letter, not an error
         @shared_task(name=name, bind=True, max_retries=None, **task_options)
         def task(self, envelope):
+            with traced(envelope):
+                return _run(self, envelope)
+
+        def _run(self, envelope):
             attempts = self.request.retries + 1
             try:
-                return process(envelope)
+                outcome = process(envelope)
+                # one line per event and service: what following an application through the logs reads
+                log.info("event handled", extra={"task": name, "event_id": _identity(envelope)[0],
+                                                 "event_type": _identity(envelope)[1]})
+                return outcome
             except ValidationError as exc:
                 database.session.rollback()
                 error = f"ValidationError: {json.dumps(exc.messages, default=str)}"[:ERROR_MAX_CHARS]
@@ -219,7 +237,9 @@ def replay(*, consumer: Consumer, ids: Iterable[int] | None = None) -> list[tupl
             outcomes.append((letter_id, "not open", ""))
             continue
         try:
-            consumer.process(json.loads(row.body))
+            envelope = json.loads(row.body)
+            with traced(envelope):
+                consumer.process(envelope)
         except Exception as exc:
             session.rollback()
             error = (f"ValidationError: {json.dumps(exc.messages, default=str)}"
@@ -237,14 +257,14 @@ def replay(*, consumer: Consumer, ids: Iterable[int] | None = None) -> list[tupl
     return outcomes
 
 
-def discard(*, consumer: Consumer, ids: Iterable[int]) -> list[tuple[int, str]]:
+def discard(*, consumer: Consumer, ids: Iterable[int | str]) -> list[tuple[int, str]]:
     """Close open dead letters without applying them (an event staff decided will never apply)."""
     table, session = consumer.dead_letters, consumer.database.session
     outcomes = []
     for letter_id in [int(i) for i in ids]:
-        closed = session.execute(update(table).where(
+        closed = cast(CursorResult, session.execute(update(table).where(
             table.c.id == letter_id, table.c.task == consumer.task, table.c.replayed_at.is_(None),
-        ).values(replayed_at=utcnow(), outcome="discarded")).rowcount
+        ).values(replayed_at=utcnow(), outcome="discarded"))).rowcount
         session.commit()
         if closed:
             log.warning("dead letter discarded", extra={"task": consumer.task, "dead_letter": letter_id})
@@ -256,10 +276,10 @@ def dead_letters_command(*, task: str, replay_ids: list[str] | None, discard_ids
     """`python -m services.<svc> dead-letters [--replay [ID ...] | --discard ID ...]`, in the app context."""
     consumer = CONSUMERS[task]
     if discard_ids:
-        outcomes = discard(consumer=consumer, ids=discard_ids)
-        for letter_id, outcome in outcomes:
+        discarded = discard(consumer=consumer, ids=discard_ids)
+        for letter_id, outcome in discarded:
             print(f"{letter_id}\t{outcome}")
-        return 0 if all(outcome == "discarded" for _, outcome in outcomes) else 1
+        return 0 if all(outcome == "discarded" for _, outcome in discarded) else 1
     if replay_ids is None:
         letters = dead_letters(consumer=consumer)
         for letter in letters:

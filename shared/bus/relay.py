@@ -18,10 +18,10 @@ from sqlalchemy.engine import Engine
 
 from shared.bus.consumer import event_argsrepr
 from shared.bus.tables import outbox_table
-from shared.celery import make_celery
+from shared.celery import CORRELATION_HEADER, make_celery
 from shared.config import Settings
 from shared.db import make_engine, utcnow
-from shared.logging import configure_logging
+from shared.logging import configure_logging, sane_id
 
 log = logging.getLogger(__name__)
 OUTBOX = outbox_table(MetaData())
@@ -38,9 +38,14 @@ def relay_once(engine: Engine, celery: Celery, *, batch: int = 200) -> int:
             return 0
         with celery.producer_or_acquire() as producer:
             for row in rows:
+                args = json.loads(row.body)
                 # an event's envelope carries personal data: logs and monitors see its id only
                 shown = {"argsrepr": event_argsrepr(row.event_id, row.event_type)} if row.event_id else {}
-                celery.send_task(row.task, args=json.loads(row.body), queue=row.queue, producer=producer, **shown)
+                # the event's chain goes on in the task's log lines and in the events it publishes
+                correlation = sane_id(args[0].get("correlation_id")) if row.event_id and args and isinstance(
+                    args[0], dict) else None
+                headers = {CORRELATION_HEADER: correlation} if correlation else None
+                celery.send_task(row.task, args=args, queue=row.queue, producer=producer, headers=headers, **shown)
         conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in rows])).values(sent_at=utcnow()))
     log.info("relayed", extra={"count": len(rows), "database": engine.url.database})
     return len(rows)

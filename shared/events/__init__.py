@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from shared.db import utcnow
+from shared.logging import correlation_id as current_correlation_id
 
 DECISIONS = ("shortlisted", "reserve", "rejected")
 
@@ -69,6 +70,8 @@ class ApplicationStatusChanged(Schema):
     email = fields.Email(required=True)
     name = fields.String(required=True)
     language = fields.String(required=True, validate=validate.OneOf(["en", "fr"]))
+    # optional, additive: lets notify scope an application's emails to its departments' coordinators
+    departments = fields.List(fields.String(), load_default=None, allow_none=True)
 
 
 class DecisionReleased(Schema):
@@ -167,7 +170,8 @@ def make_event(event_type: str, data: dict, *, producer: str, correlation_id: st
         "occurred_at": utcnow().isoformat(),
         "producer": producer,
         "data": schema.dump(data),
-        "correlation_id": correlation_id,
+        # by default the chain this event belongs to: the request's, or the event's or task's being handled
+        "correlation_id": correlation_id or current_correlation_id.get(),
     }
 
 

@@ -16,8 +16,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 ADMIN, PASSWORD = "office@example.org", "a long enough password"
 
 
-
-
 @pytest.fixture
 def review_server(settings):
     require_chromium()
@@ -54,15 +52,17 @@ def test_reviewer_signs_in_and_shortlists_an_application(review_server):
             playwright_api.expect(page.get_by_role("heading", name="Applications")).to_be_visible()
             row = page.get_by_role("row").filter(has_text="NIP27-E2E1")
             playwright_api.expect(row).to_contain_text("Ingrid Halvorsen")
-            playwright_api.expect(row).to_contain_text("under review")
+            playwright_api.expect(row).to_contain_text("Under review")
 
             row.get_by_role("link", name="NIP27-E2E1").click()
             playwright_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Ingrid Halvorsen")
             playwright_api.expect(page.locator("#current-decision")).to_have_text("No decision recorded.")
 
-            page.get_by_label("Shortlisted").check()
-            page.get_by_label("Reason").select_option("strong_profile")
-            page.get_by_role("button", name="Record the decision").click()
+            # the page has other forms with a "Reason" (erasure): the decision form's own fields
+            decision_form = page.locator("#decision-form")
+            decision_form.get_by_label("Shortlisted").check()
+            decision_form.get_by_label("Reason").select_option("strong_profile")
+            decision_form.get_by_role("button", name="Record the decision").click()
 
             playwright_api.expect(page.get_by_role("status")).to_contain_text("Decision recorded: shortlisted")
             playwright_api.expect(page.locator("#current-decision")).to_contain_text("Recorded: shortlisted")

@@ -160,7 +160,7 @@ def test_a_mid_season_backup_restores_into_an_empty_stack_with_nothing_lost(seas
         assert every_row(empty_stack.database_url(service)) == every_row(source.database_url(service)), service
         assert manifest["databases"][service]["revision"]
     assert files_under(empty_stack.documents_dir) == files_under(source.documents_dir)
-    assert manifest["documents"]["count"] == len(files_under(source.documents_dir)) == 5  # 2 × (CV, proof), 1 dossier
+    assert manifest["documents"]["count"] == len(files_under(source.documents_dir)) == 6  # 2 × (CV, proof), 1 dossier and its blind variant
     assert result["resent"]["intake"] > 0  # events sent during the backup window go out again; inboxes dedupe
 
     apps = make_apps(empty_stack)
@@ -210,7 +210,7 @@ def test_a_damaged_archive_is_refused_before_anything_is_written(season, empty_s
         for member in original:
             data = original.extractfile(member).read()
             if member.name.startswith("documents/uploads/"):
-                data = data.replace(b"%PDF", b"%PDX", 1)  # one flipped byte in one upload
+                data = data[:-1] + bytes([data[-1] ^ 1])  # one flipped bit in each upload (stored encrypted)
             copy.addfile(member, io.BytesIO(data))
 
     with pytest.raises(backup.BackupError, match="sha256"):

@@ -10,7 +10,9 @@ def test_every_scheduled_task_is_registered_by_a_service(settings):
             for name, module in (("intake", intake), ("review", review), ("notify", notify))}
     schedule = apps["intake"].conf.beat_schedule
     assert {entry["task"] for entry in schedule.values()} == {"intake.sweep_stuck", "notify.retry_overdue",
-                                                                   "review.reconcile", "notify.reconcile"}
+                                                                   "review.reconcile", "notify.reconcile",
+                                                                   "notify.send_digests", "intake.purge_drafts",
+                                                                   "intake.retention", "intake.purge_orphans"}
     for entry in schedule.values():
         owner = apps[entry["task"].split(".")[0]]
         assert entry["task"] in owner.tasks

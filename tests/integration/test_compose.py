@@ -26,8 +26,8 @@ REQUIRED_ENV = {
 }
 # the keys (Settings attributes) each process is given: only what its code uses (docs/security.md)
 KEYS_GIVEN = {
-    "intake": {"intake_secret_key", "applicant_token_key", "sync_api_key"},
-    "review": {"review_secret_key", "staff_signing_key", "staff_verify_key"},
+    "intake": {"intake_secret_key", "applicant_token_key", "sync_api_key", "privacy_api_key"},
+    "review": {"review_secret_key", "staff_signing_key", "staff_verify_key", "privacy_api_key"},
     "notify": {"staff_verify_key"},
     # reconciliation (beat jobs run by these workers) reads intake's sync API
     "worker-review": {"sync_api_key"},

@@ -113,5 +113,7 @@ def test_list_filters_are_documented_as_query_parameters(settings):
     review = served_spec(review_app(settings))
     notify = served_spec(notify_app(dataclasses.replace(settings, broker_url="filesystem://")))
     names = lambda operation: {p["name"] for p in operation["parameters"] if p["in"] == "query"}  # noqa: E731
-    assert names(review["paths"]["/api/v1/applications"]["get"]) == {"status", "department", "q", "page"}
-    assert names(notify["paths"]["/api/v1/notifications"]["get"]) == {"reference", "page", "per_page"}
+    assert names(review["paths"]["/api/v1/applications"]["get"]) == {
+        "status", "department", "eligible", "duplicate", "proposed", "reviewer", "score_min", "score_max", "q", "sort",
+        "page", "per_page"}
+    assert names(notify["paths"]["/api/v1/notifications"]["get"]) == {"reference", "state", "page", "per_page"}

@@ -4,6 +4,9 @@ from __future__ import annotations
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
 from services.intake.applications.eligibility import Problem, assess
 from services.intake.applications.models import Application
 from services.intake.documents.inspect import DocumentRejected, inspect_document, still_acceptable
@@ -11,6 +14,8 @@ from services.intake.programme.models import Call
 from shared.documents import DocumentStore
 
 PROGRAMME_TZ = ZoneInfo("Europe/Brussels")
+# a flag for staff in `application.checked`, never a refusal nor a reason to change the status
+POSSIBLE_DUPLICATE = "possible_duplicate"
 
 
 def completeness_problems(*, application: Application, call: Call, store: DocumentStore) -> list[Problem]:
@@ -44,3 +49,22 @@ def eligibility_problems(*, application: Application, call: Call) -> list[Proble
                  "education": education, "languages": application.languages}
     deadline = call.deadline.astimezone(PROGRAMME_TZ).date()
     return assess(applicant=applicant, rules=call.rules, deadline=deadline)
+
+
+def duplicate_problems(*, session: Session, application: Application) -> list[Problem]:
+    """Another active application of the call from the same person (same email, or name and date of birth).
+
+    Submission refuses these, but two submissions at the same moment both pass (only the email has a unique
+    index), so the check looks again once the application is in.
+    """
+    others = session.scalars(select(Application.reference).where(
+        Application.call_id == application.call_id, Application.id != application.id,
+        Application.status != "withdrawn",
+        or_(Application.email_normalized == application.email_normalized,
+            (Application.name_key == application.name_key)
+            & (Application.date_of_birth == application.date_of_birth)))
+        .order_by(Application.reference).limit(5)).all()
+    if not others:
+        return []
+    return [Problem(POSSIBLE_DUPLICATE, f"Possibly the same person as {', '.join(others)}: same email, "
+                                        f"or same name and date of birth.")]

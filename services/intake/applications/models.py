@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.intake.db import Base
@@ -10,7 +10,9 @@ from shared.db import utcnow
 class Application(Base):
     __tablename__ = "applications"
     __table_args__ = (
-        UniqueConstraint("call_id", "email_normalized", name="uq_applications_call_email"),
+        # one active application per address and call: a withdrawn one leaves room to apply again
+        Index("uq_applications_call_email_active", "call_id", "email_normalized", unique=True,
+              postgresql_where=text("status <> 'withdrawn'"), sqlite_where=text("status <> 'withdrawn'")),
         UniqueConstraint("call_id", "idempotency_key", name="uq_applications_call_idempotency_key"),
         Index("ix_applications_person", "call_id", "name_key", "date_of_birth"),
         Index("ix_applications_status_updated", "status", "updated_at"),
@@ -34,6 +36,9 @@ class Application(Base):
     motivation: Mapped[str] = mapped_column(Text)
     correspondence_language: Mapped[str] = mapped_column(String(2))
     consent_at: Mapped[datetime]
+    # the privacy notice agreed to (services/intake/privacy/notices): its version and the sha256 of its text
+    consent_version: Mapped[str | None] = mapped_column(String(20))
+    consent_sha256: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
@@ -45,6 +50,12 @@ class Application(Base):
     dossier_pages: Mapped[int | None]
     dossier_sha256: Mapped[str | None] = mapped_column(String(64))
     dossier_rendered_at: Mapped[datetime | None]
+    # the blind variant beside it (no name, nationality, date of birth, email or photo in its summary)
+    blind_dossier_key: Mapped[str | None] = mapped_column(String(200))
+    blind_dossier_pages: Mapped[int | None]
+    blind_dossier_sha256: Mapped[str | None] = mapped_column(String(64))
+    # documents the dossier could not include ([{code, message}]): staff open those by hand
+    dossier_flags: Mapped[list] = mapped_column(default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

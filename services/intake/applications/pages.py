@@ -1,16 +1,22 @@
-"""The applicants' HTML pages: the form (English and French) and the status page."""
+"""The applicants' HTML pages: the form and the status page, in the visitor's language (services/intake/i18n.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask_babel import force_locale, format_date, format_time, gettext as _, lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from services.intake import labels
+from services.intake.access import pages as access_pages
 from services.intake.applications import service
-from services.intake.applications.checks import PROGRAMME_TZ
-from services.intake.applications.schemas import DEPARTMENT_CODES, ApplicationSchema
+from services.intake.applications.eligibility import CEFR
+from services.intake.applications.schemas import ApplicationSchema
 from services.intake.applications.views import applicant_token_arg, parse_uploads
 from services.intake.db import db
+from services.intake.privacy.views import erased_page
+from services.intake.i18n import LANGUAGES, current_language, language_name
+from services.intake.programme.models import Call
 from services.intake.programme.service import open_call
 from shared.documents import DocumentStore
 from shared.web import ApiError, error_response, wants_json
@@ -19,54 +25,36 @@ bp = Blueprint("pages", __name__)
 csrf = CSRFProtect()
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT_PREFIXES = ("/api/", "/internal/")
-
-STATUS_LABELS = {
-    "en": {"draft": "draft", "submitted": "received", "checking": "being checked", "under_review": "under review",
-           "incomplete": "incomplete: documents needed", "ineligible": "not eligible", "shortlisted": "shortlisted",
-           "reserve": "on the reserve list", "rejected": "not selected", "withdrawn": "withdrawn"},
-    "fr": {"draft": "brouillon", "submitted": "reçue", "checking": "en cours de vérification",
-           "under_review": "en cours d'examen", "incomplete": "incomplète : documents à fournir",
-           "ineligible": "non éligible", "shortlisted": "présélectionnée", "reserve": "sur liste de réserve",
-           "rejected": "non retenue", "withdrawn": "retirée"},
-}
-
-TEXT = {
-    "en": {"title": "Apply", "status": "Application status", "submit": "Submit my application",
-           "fix": "Please correct the highlighted fields.", "other": "Français", "other_lang": "fr"},
-    "fr": {"title": "Postuler", "status": "Suivi de candidature", "submit": "Envoyer ma candidature",
-           "fix": "Veuillez corriger les champs signalés.", "other": "English", "other_lang": "en"},
-}
-
-
-def _lang() -> str:
-    lang = request.args.get("lang") or request.form.get("lang")
-    if lang not in TEXT:
-        lang = request.accept_languages.best_match(["en", "fr"]) or "en"
-    return lang
-
-
-@bp.app_template_global()
-def other_language_url() -> str:
-    """This page in the other language, keeping its query (a status page's key)."""
-    args = {**request.args, "lang": TEXT[_lang()]["other_lang"]}
-    return url_for(request.endpoint or "pages.apply", **(request.view_args or {}), **args)
+CSRF_MESSAGE = _l("This form has expired or was not sent from our site. Please check your answers, attach your "
+                  "documents again and submit.")
 
 
 @bp.app_template_filter()
 def brussels(moment) -> str:
-    return moment.astimezone(PROGRAMME_TZ).strftime("%Y-%m-%d %H:%M (Brussels time)")
+    """A moment in the programme's time zone, written the page's language's way."""
+    return _("%(date)s, %(time)s (Brussels time)", date=format_date(moment, "long"), time=format_time(moment, "short"))
 
 
-def error_page(exc):
-    return render_template("error.html", error=exc, lang=_lang(), t=TEXT[_lang()]), exc.code or 500
+@bp.app_template_global()
+def status_label(code: str) -> str:
+    return labels.label(labels.STATUSES, code)
 
 
-CSRF_MESSAGE = {
-    "en": "This form has expired or was not sent from our site. Please check your answers, attach your documents "
-          "again and submit.",
-    "fr": "Ce formulaire a expiré ou n'a pas été envoyé depuis notre site. Vérifiez vos réponses, joignez à nouveau "
-          "vos documents et envoyez-le.",
-}
+@bp.app_template_global()
+def problem_text(problem: dict, call: Call | None = None) -> str:
+    """What the status page says about a problem: with the call's figures, else its code's sentence, else the
+    checks' own (English) one."""
+    detail = labels.problem_detail(problem, call) if call is not None else None
+    if detail:
+        return detail
+    return labels.label(labels.PROBLEMS, problem["code"]) if problem.get("code") in labels.PROBLEMS \
+        else problem.get("message", "")
+
+
+def error_page(exc, message: str | None = None):
+    """An HTTP error as a page in the visitor's language; werkzeug's own descriptions are English."""
+    message = message or str(labels.ERROR_PAGES.get(exc.code, labels.ERROR_PAGE_FALLBACK))
+    return render_template("error.html", message=message), exc.code or 500
 
 
 def init_csrf(app: Flask) -> None:
@@ -90,17 +78,14 @@ def init_csrf(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_failed(exc: CSRFError):
-        lang = _lang()
         if wants_json():
-            return error_response(400, "csrf_failed", f"{exc.description} {CSRF_MESSAGE['en']}")
+            with force_locale("en"):  # the API speaks English
+                return error_response(400, "csrf_failed", f"{exc.description} {CSRF_MESSAGE}")
+        message = str(CSRF_MESSAGE)
         if request.endpoint == "pages.apply":
             # the applicant keeps what they typed; only the files must be attached again
-            call = open_call(session=db.session)
-            return render_template("apply.html", call=call, lang=lang, t=TEXT[lang],
-                                   errors={"_form": [CSRF_MESSAGE[lang]]}, values=request.form,
-                                   departments=DEPARTMENT_CODES), 400
-        exc.description = CSRF_MESSAGE[lang]
-        return error_page(exc)
+            return _render_form(errors={}, form_errors=[message]), 400
+        return error_page(exc, message)
 
 
 def _form_payload(form) -> dict:
@@ -111,7 +96,8 @@ def _form_payload(form) -> dict:
     return {
         "given_name": form.get("given_name", ""), "family_name": form.get("family_name", ""),
         "email": form.get("email", ""), "date_of_birth": form.get("date_of_birth") or None,
-        "nationality": form.get("nationality", "").upper(), "languages": languages, "education": education,
+        "nationality": labels.country_code(form.get("nationality", ""), current_language()),
+        "languages": languages, "education": education,
         "departments": [d for d in (form.get(f"department{i}") for i in (1, 2, 3)) if d],
         "session": form.get("session") or None, "motivation": form.get("motivation", ""),
         "correspondence_language": form.get("correspondence_language") or None,
@@ -119,46 +105,118 @@ def _form_payload(form) -> dict:
     }
 
 
+def _field_errors(messages: dict) -> dict[str, str]:
+    """The schema's errors as one message per form field, in the page's language."""
+    errors = {}
+    for name, value in messages.items():
+        # education's fields are fields of the form; languages and departments are one group each
+        names = [f"{name}.{sub}" for sub in value] if name == "education" and isinstance(value, dict) else [name]
+        for field in names:
+            errors[field] = str(labels.FIELD_ERRORS.get(field, labels.FIELD_ERROR_FALLBACK))
+    return errors
+
+
+def _document_errors(exc: ApiError) -> dict[str, str]:
+    errors = {}
+    for kind in exc.fields:
+        code = exc.reasons.get(kind)
+        message = labels.DOCUMENT_REFUSALS.get(code, labels.DOCUMENT_REFUSED) if code else labels.DOCUMENT_MISSING
+        errors[kind] = str(message)
+    return errors
+
+
+def _motivation_error(call) -> dict[str, str]:
+    """The motivation's word count against the call's bounds, counted as the service counts it."""
+    low, high = call.rules["motivation_words"]
+    words = len(request.form.get("motivation", "").split())
+    return {} if low <= words <= high else {"motivation": labels.motivation_length(low=low, high=high, words=words)}
+
+
+def _upload_errors(call, *, required: bool) -> dict[str, str]:
+    try:
+        service.inspect_uploads(call=call, uploads=parse_uploads(), required=required)
+    except ApiError as exc:
+        return _document_errors(exc)
+    return {}
+
+
+def _render_form(*, errors: dict[str, str], form_errors: list[str], draft=None):
+    lang = current_language()
+    call = open_call(session=db.session)
+    values = request.form if request.method == "POST" or draft is None else draft.values
+    nationality = values.get("nationality", "")
+    if len(nationality) == 2:  # a code kept from the API's shape reads as the country's name
+        nationality = labels.country_name(nationality, lang)
+    choices = {
+        "cefr": [(level, str(labels.CEFR_LEVELS[level])) for level in CEFR],
+        "degree_level": [(code, str(text)) for code, text in labels.DEGREE_LEVELS.items()],
+        "education_status": [(code, str(text)) for code, text in labels.EDUCATION_STATUSES.items()],
+        "departments": [(d["code"], d["name"].get(lang) or d["name"]["en"]) for d in call.departments],
+        "sessions": [(code, labels.label(labels.SESSIONS, code)) for code in call.sessions],
+        "languages": [(code, language_name(code)) for code in LANGUAGES],
+    }
+    documents = [{"kind": d["kind"], "required": d["required"], "hint": labels.document_hint(d),
+                  "label": labels.document_name(d),
+                  "accept": ",".join(labels.EXTENSIONS.get(t, t) for t in d["types"])} for d in call.documents]
+    return render_template("apply.html", call=call, errors=errors, form_errors=form_errors, values=values,
+                           nationality=nationality, countries=labels.countries(lang), choices=choices,
+                           documents=documents, draft=draft)
+
+
 @bp.route("/apply", methods=["GET", "POST"])
 def apply():
-    lang = _lang()
-    call = open_call(session=db.session)
-    errors, values = {}, request.form
+    errors: dict[str, str] = {}
+    form_errors: list[str] = []
+    # drafts (intake-journey, services/intake/access/pages.py): a draft's link pre-fills the form; "Save draft" keeps it
+    draft = access_pages.resumed_draft()
     if request.method == "POST":
+        call = open_call(session=db.session)
         try:
+            if request.form.get("action") == "save_draft":
+                return access_pages.save_draft_from_form(call=call, draft=draft)
             payload = ApplicationSchema().load(_form_payload(request.form))
             uploads = parse_uploads()
-            application, _ = service.submit_application(
+            application, _created = service.submit_application(
                 session=db.session, call=call, payload=payload, uploads=uploads, idempotency_key=None,
-                store=DocumentStore(current_app.config["SETTINGS"].documents_dir))
+                store=DocumentStore(current_app.config["SETTINGS"].documents_dir), draft=draft)
             db.session.commit()
             token = service.applicant_token(current_app.config["SETTINGS"].applicant_token_key, application.reference)
-            return redirect(url_for("pages.status", reference=application.reference, token=token, lang=lang,
-                                    new=1))
+            return redirect(url_for("pages.status", reference=application.reference, token=token,
+                                    lang=current_language(), new=1))
         except ValidationError as exc:
-            errors = exc.messages
+            # the documents are judged too, so that one round shows every mistake
+            fields = _field_errors(exc.messages if isinstance(exc.messages, dict) else {})
+            errors = {**_motivation_error(call), **fields, **_upload_errors(call, required=draft is None)}
         except ApiError as exc:
-            errors = exc.fields or {"_form": [exc.message]}
+            if exc.code == "invalid_fields" and "motivation" in exc.fields:
+                errors = {**_motivation_error(call), **_upload_errors(call, required=draft is None)}
+            else:
+                errors = _document_errors(exc) if exc.reasons or exc.code == "invalid_documents" else {}
+            if not errors:
+                form_errors = [str(labels.FORM_REFUSALS.get(exc.code, labels.FORM_REFUSAL_FALLBACK))]
         except IntegrityError:
             db.session.rollback()
-            errors = {"_form": ["An application for this person already exists."]}
-    return render_template("apply.html", call=call, lang=lang, t=TEXT[lang], errors=errors, values=values,
-                           departments=DEPARTMENT_CODES), 422 if errors else 200
+            form_errors = [str(labels.FORM_REFUSALS["duplicate_application"])]
+    return _render_form(errors=errors, form_errors=form_errors, draft=draft), 422 if errors or form_errors else 200
 
 
 @bp.get("/status/<reference>")
 def status(reference: str):
-    lang = _lang()
     if not request.args.get("token"):
         # the link in our emails carries no secret: ask for the key given at submission
-        return render_template("status_key.html", reference=reference, lang=lang, t=TEXT[lang])
-    application = service.find_for_applicant(session=db.session, reference=reference,
-                                             token=applicant_token_arg(request.args.get("token")),
-                                             token_key=current_app.config["SETTINGS"].applicant_token_key)
-    html = render_template("status.html", application=application, lang=lang, t=TEXT[lang],
-                           labels=STATUS_LABELS[lang], new=request.args.get("new") == "1")
-    # the address holds the applicant's key: never sent on as a referrer, never kept by a shared browser's cache
-    return html, 200, {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        return render_template("status_key.html", reference=reference)
+    try:
+        application = service.find_for_applicant(session=db.session, reference=reference,
+                                                 token=applicant_token_arg(request.args.get("token")),
+                                                 token_key=current_app.config["SETTINGS"].applicant_token_key)
+    except ApiError as exc:
+        if exc.code == "erased":  # services/intake/privacy: the page says so, in the applicant's language
+            return erased_page(reference)
+        raise
+    html = render_template("status.html", application=application, new=request.args.get("new") == "1",
+                           call=db.session.get(Call, application.call_id))
+    # the address holds the applicant's key: never kept by a shared browser's cache
+    return html, 200, {"Cache-Control": "no-store"}
 
 
 @bp.get("/")

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from services.intake.access.models import Draft
 from services.intake.applications.models import Application, Document
 from services.intake.applications.status import can_change, change_status
 from services.intake.db import OUTBOX
 from services.intake.documents.inspect import INSPECTOR, DocumentRejected, Inspected, inspect_document
 from services.intake.programme.models import Call
+from services.intake.privacy.erasure import find_tombstone
+from services.intake.privacy.notice import current_notice
 from shared.bus import enqueue_task, publish_event
 from shared.db import utcnow
 from shared.documents import DocumentStore
@@ -104,9 +107,21 @@ def _attach(*, application: Application, inspected: list[tuple[Upload, Inspected
         document.uploaded_at = utcnow()
 
 
+def _draft_uploads(*, draft: Draft, store: DocumentStore, replaced: set[str]) -> list[Upload]:
+    """The documents kept with a draft, except those sent again; a lost file is simply missing."""
+    return [Upload(kind, doc["filename"], store.read(doc["key"])) for kind, doc in draft.documents.items()
+            if kind not in replaced and store.exists(doc["key"])]
+
+
 def submit_application(*, session: Session, call: Call, payload: dict, uploads: list[Upload],
-                       idempotency_key: str | None, store: DocumentStore) -> tuple[Application, bool]:
-    """Create a submitted application; returns (application, created). A replay returns the original."""
+                       idempotency_key: str | None, store: DocumentStore,
+                       draft: Draft | None = None) -> tuple[Application, bool]:
+    """Create a submitted application (from `draft` when given); returns (application, created).
+
+    A replay returns the original.
+    """
+    if draft is not None:
+        uploads = uploads + _draft_uploads(draft=draft, store=store, replaced={u.kind for u in uploads})
     fingerprint = request_hash(payload, uploads)
     email = normalize_email(payload["email"])
     key = name_key(payload["given_name"], payload["family_name"])
@@ -114,14 +129,14 @@ def submit_application(*, session: Session, call: Call, payload: dict, uploads: 
     # answers, and when, is unchanged: a replay first, a duplicate only once the rest is known to be valid
     same_person = or_(Application.email_normalized == email,
                       (Application.name_key == key) & (Application.date_of_birth == payload["date_of_birth"]))
-    matches = session.execute(select(Application.id, Application.idempotency_key).where(
+    matches = session.execute(select(Application.id, Application.idempotency_key, Application.status).where(
         Application.call_id == call.id,
         or_(Application.idempotency_key == idempotency_key, same_person) if idempotency_key else same_person,
     ).limit(20)).all()
     if idempotency_key:
         replayed = next((row.id for row in matches if row.idempotency_key == idempotency_key), None)
         if replayed is not None:
-            existing = session.get(Application, replayed)
+            existing = session.get_one(Application, replayed)
             if existing.request_hash != fingerprint:
                 raise ApiError(409, "idempotency_key_reused",
                                "This Idempotency-Key was already used for a different application.")
@@ -130,18 +145,22 @@ def submit_application(*, session: Session, call: Call, payload: dict, uploads: 
         raise ApiError(409, "call_closed", "The deadline for this call has passed.")
     _check_motivation(call, payload["motivation"])
     inspected = inspect_uploads(call=call, uploads=uploads, required=True)
-    if matches:
+    # a withdrawn application leaves room for a new one; an active one does not
+    if any(row.status != "withdrawn" for row in matches):
         raise ApiError(409, "duplicate_application",
                        "An application for this person already exists in this call.")
     now = utcnow()
+    consent = current_notice(payload["correspondence_language"])
     application = Application(
-        reference=new_reference(call), call_id=call.id, given_name=payload["given_name"],
-        family_name=payload["family_name"], name_key=key, email=payload["email"].strip(),
-        email_normalized=email, date_of_birth=payload["date_of_birth"],
+        reference=draft.reference if draft is not None else new_reference(call), call_id=call.id,
+        given_name=payload["given_name"], family_name=payload["family_name"], name_key=key,
+        email=payload["email"].strip(), email_normalized=email, date_of_birth=payload["date_of_birth"],
         nationality=payload["nationality"].upper(), languages=payload["languages"],
         education=json.loads(json.dumps(payload["education"], default=str)),
         departments=payload["departments"], session=payload["session"], motivation=payload["motivation"],
         correspondence_language=payload["correspondence_language"], consent_at=now, submitted_at=now,
+        # what was agreed to, exactly: the notice's version and its text's sha256 (services/intake/privacy)
+        consent_version=consent.version, consent_sha256=consent.sha256,
         idempotency_key=idempotency_key, request_hash=fingerprint, problems=[],
     )
     session.add(application)
@@ -157,6 +176,8 @@ def submit_application(*, session: Session, call: Call, payload: dict, uploads: 
         },
     }, producer="intake"))
     request_check(session=session, application=application)
+    if draft is not None:
+        session.delete(draft)
     session.flush()
     return application, True
 
@@ -192,6 +213,8 @@ def find_for_applicant(*, session: Session, reference: str, token: str | None, t
         query = query.with_for_update()
     application = session.scalars(query).first()
     if application is None:
+        if find_tombstone(session=session, reference=reference) is not None:
+            raise ApiError(410, "erased", "This application and its personal data have been erased.")
         raise ApiError(404, "not_found", "No application with this reference and token.")
     return application
 

@@ -51,6 +51,6 @@ def change_status(*, session: Session, application: Application, new: str, actor
             "application.status_changed",
             {"reference": application.reference, "old": old, "new": new, "reason": reason,
              "email": application.email, "name": application.full_name,
-             "language": application.correspondence_language},
+             "language": application.correspondence_language, "departments": list(application.departments or ())},
             producer="intake",
         ))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
-from services.intake.applications.checks import completeness_problems, eligibility_problems
+from services.intake.applications.checks import completeness_problems, duplicate_problems, eligibility_problems
 from services.intake.applications.models import Application
 from services.intake.applications.service import request_check, request_render
 from services.intake.applications.status import IllegalTransition, change_status
@@ -48,7 +48,7 @@ def check_application(reference: str) -> str | None:
     if application.status == "submitted":
         change_status(session=session, application=application, new="checking", actor="worker")
         session.commit()
-    call = session.get(Call, application.call_id)
+    call = session.get_one(Call, application.call_id)
     store = DocumentStore(current_app.config["SETTINGS"].documents_dir)
     ineligible = eligibility_problems(application=application, call=call)
     missing = completeness_problems(application=application, call=call, store=store)
@@ -61,9 +61,11 @@ def check_application(reference: str) -> str | None:
     problems = [p.as_dict() for p in ineligible + missing]
     application.eligible, application.complete = not ineligible, not missing
     application.problems, application.checked_at = problems, utcnow()
+    # the duplicate flag goes to staff only: the applicant's status page lists `application.problems`
+    flags = [p.as_dict() for p in duplicate_problems(session=session, application=application)]
     publish_event(session=session, outbox=OUTBOX, event=make_event("application.checked", {
         "reference": reference, "eligible": application.eligible, "complete": application.complete,
-        "problems": problems}, producer="intake"))
+        "problems": problems + flags}, producer="intake"))
     if ineligible:
         outcome = "ineligible"
     elif missing:

@@ -152,8 +152,8 @@ def add_documents(reference: str):
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "multipart_required", "Send the documents as multipart/form-data.")
     application = _applicant_application(reference, lock=True)
-    service.add_documents(session=db.session, call=db.session.get(Call, application.call_id), application=application,
-                          uploads=parse_uploads(), store=_store())
+    service.add_documents(session=db.session, call=db.session.get_one(Call, application.call_id),
+                          application=application, uploads=parse_uploads(), store=_store())
     db.session.commit()
     return for_applicant(application)
 

@@ -73,7 +73,7 @@ _MACRO_CONTENT_TYPE = "macroenabled"
 
 # Names this inspector: change it whenever a check is added or made stricter, so documents judged by an
 # older one are judged again at the application's check instead of being trusted.
-INSPECTOR = "2026-11-29"
+INSPECTOR = "2026-11-29.2"
 
 
 @dataclass(frozen=True)
@@ -121,10 +121,14 @@ def inspect_document(data: bytes, *, rule: dict) -> Inspected:
         raise DocumentRejected(415, "document_data_before_header",
                                f"{label}: the file has other content before the PDF starts; "
                                "save or export it again as a plain PDF.")
-    if media_type not in rule["types"]:
+    if media_type is None or media_type not in rule["types"]:
         allowed = " or ".join("PDF" if t == PDF else "DOCX" for t in rule["types"])
         raise DocumentRejected(415, "unsupported_media_type", f"{label}: the file must be a {allowed} document.")
-    pages = _inspect_pdf(data, label, rule) if media_type == PDF else _inspect_docx(data, label)
+    pages: int | None = None  # a DOCX has no fixed page count
+    if media_type == PDF:
+        pages = _inspect_pdf(data, label, rule)
+    else:
+        _inspect_docx(data, label)
     return Inspected(media_type, len(data), pages, hashlib.sha256(data).hexdigest())
 
 
@@ -160,7 +164,7 @@ _PDF_MESSAGES = {
 
 def _inspect_pdf(data: bytes, label: str, rule: dict) -> int:
     try:
-        with apply_configuration(**PYPDF_LIMITS):
+        with apply_configuration(None, **PYPDF_LIMITS):  # None: on top of the current configuration
             reader = PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted:
                 raise DocumentRejected(422, "document_encrypted",
@@ -169,7 +173,7 @@ def _inspect_pdf(data: bytes, label: str, rule: dict) -> int:
             _count_object_streams(reader, budget)
             pages = len(reader.pages)
             if 0 < pages <= rule.get("max_pages", 50):
-                _walk(reader, budget)
+                _walk(reader, budget, judge=_judge)
     except DocumentRejected:
         raise
     except _Finding as finding:
@@ -209,9 +213,21 @@ def _count_object_streams(reader: PdfReader, budget: _Budget) -> None:
             _count_stream(stream, budget)
 
 
-def _walk(reader: PdfReader, budget: _Budget) -> None:
-    """Every object reachable from the trailer, once: active content anywhere is found, whatever leads to it
-    (an action's /Next chain, an annotation's /AA, a name tree, a form field's kids)."""
+def check_pdf_bounds(reader: PdfReader) -> None:
+    """What the renderer relies on, checked again on the bytes it is given: objects few enough and streams
+    that expand within bounds. Content is not judged (the renderer copies none that acts); raises
+    DocumentRejected, or whatever pypdf raises on a file it cannot read."""
+    budget = _Budget(MAX_PDF_EXPANDED)
+    try:
+        _count_object_streams(reader, budget)
+        _walk(reader, budget, judge=None)
+    except _Finding as finding:
+        raise DocumentRejected(422, finding.code, _PDF_MESSAGES[finding.code]) from None
+
+
+def _walk(reader: PdfReader, budget: _Budget, *, judge) -> None:
+    """Every object reachable from the trailer, once: active content anywhere is found by `judge`, whatever
+    leads to it (an action's /Next chain, an annotation's /AA, a name tree, a form field's kids)."""
     seen: set[tuple[int, int]] = set()
     stack: list = [reader.trailer]
     visits = 0
@@ -227,7 +243,8 @@ def _walk(reader: PdfReader, budget: _Budget) -> None:
             seen.add(key)
             item = item.get_object()
         if isinstance(item, DictionaryObject):
-            _judge(item)
+            if judge is not None:
+                judge(item)
             if isinstance(item, StreamObject):
                 _count_stream(item, budget)
             stack.extend(item.values())
@@ -279,7 +296,7 @@ def _count_stream(stream: StreamObject, budget: _Budget) -> None:
         cap = max(budget.left, 0) + 1
         limits = {name: min(value, cap) for name, value in PYPDF_LIMITS.items() if name.endswith("output_length")}
         try:
-            with apply_configuration(**limits):
+            with apply_configuration(None, **limits):
                 budget.spend(len(decode_stream_data(stream)))
         except LimitReachedError:
             raise _Finding("document_expands_too_much") from None
@@ -311,7 +328,13 @@ def _inspect_docx(data: bytes, label: str) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-            if len(infos) > MAX_DOCX_MEMBERS:
+            # judged before any member is opened: a tool that unpacks the archive would write outside its
+            # folder, and one that trusts the directory would spend whatever it declares
+            if any(_unsafe_member_name(info.filename) for info in infos):
+                raise refuse("document_archive_unsafe_names",
+                             "the document holds files named outside the document itself; save it again "
+                             "as a plain Word document.")
+            if len(infos) > MAX_DOCX_MEMBERS or sum(info.file_size for info in infos) > MAX_DOCX_UNCOMPRESSED:
                 raise bomb
             names = [info.filename.lower() for info in infos]
             if any(n.endswith("vbaproject.bin") or n.startswith(("word/activex/", "word/embeddings/")) and
@@ -387,6 +410,15 @@ def _judge_fields(body: bytes) -> str | None:
     if _REMOTE_FIELD.search(code):
         return "external"
     return None
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _unsafe_member_name(name: str) -> bool:
+    """Absolute (/x, \\x, C:x) or climbing (a/../../x) names: no Word document holds one."""
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or bool(_DRIVE.match(name)) or ".." in parts or "\x00" in name
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, allowance: int) -> bytes | None:

@@ -1,35 +1,51 @@
-"""Render a dossier: WeasyPrint summary + uploaded PDFs (pypdf), with bookmarks and page numbers.
+"""Render a dossier: the summary and the uploaded documents as one PDF, with bookmarks and page numbers,
+and its blind variant beside it.
 
 The dossier is what staff open, so it is built inert whatever the uploads held: each uploaded page is
 copied as its drawing only (boxes, resources, content streams), never its annotations, actions, forms or
 the source document's catalogue; visible annotations (filled-in form fields, stamps) are kept as
 drawings. Content streams are copied as stored, still compressed, and the page number is drawn by a
-small stream of our own beside them, so no upload is ever decompressed here.
+small stream of our own beside them, so no upload is ever decompressed here. A Word document is
+converted to HTML (mammoth), sanitised (nh3: no scripts, no links, images only as bounded `data:` URLs)
+and laid out with our stylesheet.
 
-WeasyPrint runs once per dossier (the summary); the page numbers of every page are a few PDF operators in
-a base-14 font written here, because the total is known only once the summary is laid out, and a second
-HTML render for the stamps cost a third of the task. The stylesheet and font configuration are parsed
-once per worker process.
+WeasyPrint runs once per dossier: one HTML document holds the summary, the blind summary and every
+converted Word document, and its pages are shared out between the two variants. The page numbers of every
+page are a few PDF operators in a base-14 font written here, because the total is known only once the
+HTML is laid out, and a second HTML render for the stamps cost a third of the task. The stylesheet and
+font configuration are parsed once per worker process. The blind variant's laid-out pages are copied with
+every picture replaced by a grey pixel: a picture in a Word CV is most often the candidate's photo.
 """
 from __future__ import annotations
 
+import base64
+import functools
+import gc
 import hashlib
 import io
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import mammoth
+import nh3
+from celery.exceptions import SoftTimeLimitExceeded
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from PIL import Image
 from pypdf import PageObject, PdfReader, PdfWriter, apply_configuration
-from pypdf.errors import PyPdfError
 from pypdf.generic import (
     ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, IndirectObject, NameObject, NumberObject,
     StreamObject,
 )
 from weasyprint import CSS, HTML
+from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from services.intake.documents.inspect import ACTIVE_ACTIONS, PYPDF_LIMITS, resolved
+from services.intake.documents.inspect import ACTIVE_ACTIONS, PYPDF_LIMITS, check_pdf_bounds, resolved
+from services.intake.programme.defaults import DOCX, PDF
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ASSETS = TEMPLATES / "assets"
@@ -39,6 +55,13 @@ MB = 1024 * 1024
 # and stop a dossier that somehow grows far past its inputs before it reaches the disk
 MAX_DOSSIER_PAGES = 200
 MAX_DOSSIER_BYTES = 64 * MB
+MAX_DOCUMENT_PAGES = 50
+# a converted CV of a few pages is tens of kilobytes of HTML; past this, laying it out would take minutes
+MAX_CONVERTED_CHARS = 2_000_000
+MAX_IMAGE_BYTES = 2 * MB
+MAX_IMAGES_BYTES = 8 * MB
+MAX_IMAGE_PIXELS = 25_000_000  # a small PNG may declare a canvas that takes gigabytes once decoded
+BLIND_NOTICE = "Blind review: personal details may appear in the applicant's own documents"
 
 _jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
@@ -50,6 +73,12 @@ _PAGE_KEYS = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox", "/Rot
 _ACTIVE_KEYS = frozenset({"/AA", "/OpenAction", "/JS", "/JavaScript", "/EmbeddedFiles", "/EF", "/AcroForm",
                           "/XFA", "/Annots", "/Names", "/URI"})
 _HIDDEN, _NO_VIEW = 2, 32
+# what a converted Word document may hold: text structure, tables, inline images; no links, no styles
+_DOCX_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "table", "thead", "tbody", "tr", "td",
+              "th", "strong", "em", "b", "i", "u", "s", "sup", "sub", "br", "img", "blockquote", "pre", "code",
+              "hr"}  # hr: the author's page breaks
+_DOCX_ATTRIBUTES = {"img": {"src", "alt"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+_IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}
 
 
 class SafeFetcher(URLFetcher):
@@ -71,14 +100,26 @@ class SafeFetcher(URLFetcher):
 @dataclass(frozen=True)
 class Attachment:
     label: str
-    data: bytes | None  # None: not a PDF (a DOCX CV), listed in the summary only
+    data: bytes | None  # None: not in the document store
+    media_type: str = PDF
+    filename: str = ""
 
 
 @dataclass(frozen=True)
-class Rendered:
+class Variant:
+    """One dossier PDF."""
+
     pdf: bytes
     pages: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class Rendered(Variant):
+    """The full dossier, its blind variant, and the documents staff must open by hand ({code, message})."""
+
+    blind: Variant
+    flags: tuple[dict, ...]
 
 
 class DossierRejected(Exception):
@@ -103,67 +144,246 @@ def _style() -> tuple[FontConfiguration, CSS]:
     return _FONTS, _STYLESHEET
 
 
-def html_to_pdf(html: str) -> bytes:
+def layout(html: str) -> Document:
+    """Our HTML laid out in pages with our stylesheet: the one WeasyPrint pass of a dossier."""
     fonts, stylesheet = _style()
-    return HTML(string=html, base_url=str(TEMPLATES) + "/", url_fetcher=SafeFetcher()).write_pdf(
+    return HTML(string=html, base_url=str(TEMPLATES) + "/", url_fetcher=SafeFetcher()).render(
         stylesheets=[stylesheet], font_config=fonts)
 
 
-def render_summary(context: dict) -> bytes:
-    return html_to_pdf(_jinja.get_template("summary.html").render(**context))
+def html_to_pdf(html: str) -> bytes:
+    return layout(html).write_pdf()
+
+
+def dossier_html(*, context: dict, documents: list[dict], sections: list[dict]) -> str:
+    """The summary, the blind summary and the converted documents, as one HTML document."""
+    return _jinja.get_template("summary.html").render({**context, "documents": documents, "sections": sections})
+
+
+@dataclass
+class _Part:
+    """An uploaded document on its way into the dossier: opened PDF pages, converted HTML, or a flag."""
+
+    label: str
+    filename: str
+    reader: PdfReader | None = None
+    html: str | None = None
+    flag: dict | None = None
+    pages: list[PageObject] = field(default_factory=list)
 
 
 def render_dossier(*, context: dict, attachments: list[Attachment], reference: str) -> Rendered:
-    """The whole dossier as one PDF; raises DossierRejected when it would exceed its bounds."""
-    summary = render_summary(context)
+    """The whole dossier and its blind variant; raises DossierRejected when it would exceed its bounds.
+
+    A document that cannot be read or converted is named in the summary and flagged, never a failed render.
+    """
+    _freeze_what_lives_on()
+    with apply_configuration(None, **PYPDF_LIMITS):  # None: on top of the current configuration
+        parts = [_prepare(attachment) for attachment in attachments]
+        while True:
+            try:
+                return _render(context=context, parts=parts, reference=reference)
+            except _PartFailed as failed:
+                # found only once laid out or copied: left out, and the summary (laid out again) says so
+                for part in failed.parts:
+                    part.reader, part.html, part.pages, part.flag = None, None, [], _flag(part, failed.code)
+
+
+_WORKER = {"rendered": 0, "frozen": False}
+
+
+def _freeze_what_lives_on() -> None:
+    # After a first render the worker's long-lived objects exist (fonts, stylesheet, WeasyPrint's and pypdf's
+    # caches, modules): moved out of the cyclic collector's reach, they stop being traversed at every
+    # collection, which cost a sixth of a render and most of a DOCX conversion. The first render's own
+    # objects are garbage by now and are collected first.
+    _WORKER["rendered"] += 1
+    if _WORKER["rendered"] == 2 and not _WORKER["frozen"]:
+        _WORKER["frozen"] = True
+        gc.collect()
+        gc.freeze()
+
+
+class _PartFailed(Exception):
+    def __init__(self, code: str, *parts: _Part):
+        super().__init__(code)
+        self.parts, self.code = parts, code
+
+
+_LEFT_OUT = {"document_missing": "the stored file is missing or cannot be opened",
+             "document_unreadable": "the PDF could not be read",
+             "document_not_converted": "the Word document could not be converted"}
+
+
+def _flag(part: _Part, code: str) -> dict:
+    log.warning("document left out of the dossier", extra={"code": code})
+    return {"code": code, "message": f"{part.label}: {_LEFT_OUT[code]}; it is not in the dossier, open it separately."}
+
+
+def _prepare(attachment: Attachment) -> _Part:
+    part = _Part(attachment.label, attachment.filename)
+    if attachment.data is None:
+        part.flag = _flag(part, "document_missing")
+    elif attachment.media_type == DOCX:
+        part.html = convert_docx(attachment.data)
+        if part.html is None:
+            part.flag = _flag(part, "document_not_converted")
+    else:
+        try:
+            part.reader = _open_pdf(attachment.data)
+        except Exception:  # noqa: BLE001 - whatever a hostile file makes pypdf raise, it is an unreadable document
+            part.flag = _flag(part, "document_unreadable")
+    return part
+
+
+def _open_pdf(data: bytes) -> PdfReader:
+    """The PDF read whole and within bounds before anything is laid out; raises on any file that is not."""
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        raise ValueError("encrypted")
+    check_pdf_bounds(reader)
+    count = len(reader.pages)
+    if not 0 < count <= MAX_DOCUMENT_PAGES:
+        raise ValueError(f"{count} pages")
+    for page in reader.pages:  # a page tree that loops or lies about its count fails here, not mid-copy
+        if page.mediabox.width <= 0 or page.mediabox.height <= 0:
+            raise ValueError("a page without an area")
+    return reader
+
+
+def _description(part: _Part) -> str:
+    if part.flag is not None:
+        return f"{_LEFT_OUT[part.flag['code']]}; not in the dossier, open it separately"
+    if part.reader is not None:
+        return f"{len(part.reader.pages)} pages, appended"
+    return "Word document, converted and appended"
+
+
+def _render(*, context: dict, parts: list[_Part], reference: str) -> Rendered:
+    documents = [{"label": p.label, "filename": p.filename, "description": _description(p)} for p in parts]
+    converted = [(f"nip-document-{n}", p) for n, p in enumerate(parts) if p.html is not None]
+    html = dossier_html(context=context, documents=documents,
+                        sections=[{"anchor": anchor, "label": p.label, "html": p.html} for anchor, p in converted])
     try:
-        with apply_configuration(**PYPDF_LIMITS):
-            parts = [("Summary", PdfReader(io.BytesIO(summary)))]
-            parts += [(a.label, PdfReader(io.BytesIO(a.data), strict=False)) for a in attachments
-                      if a.data is not None]
-            total = sum(len(reader.pages) for _, reader in parts)
-            if total > MAX_DOSSIER_PAGES:
-                raise DossierRejected("dossier_too_many_pages",
-                                      f"The dossier would have {total} pages; at most {MAX_DOSSIER_PAGES}.")
-            writer = PdfWriter()
-            stamp_resources = _stamp_resources(writer)
-            for label, reader in parts:
-                first = len(writer.pages)
-                for page in reader.pages:
-                    text = f"{reference} \u00b7 page {len(writer.pages) + 1} of {total}"
-                    _add_inert_page(writer, page, _stamp_form(writer, text, stamp_resources))
-                writer.add_outline_item(label, first)
-            writer.add_metadata({"/Title": f"Dossier {reference}", "/Producer": "NIP pipeline"})
-            _scrub(writer)
-            sink = _CappedBuffer(MAX_DOSSIER_BYTES)
-            writer.write(sink)
-    except DossierRejected:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
-        raise DossierRejected("dossier_unreadable_document",
-                              f"An uploaded PDF could not be copied into the dossier ({type(exc).__name__}).") from None
-    pdf = sink.getvalue()
-    return Rendered(pdf, total, hashlib.sha256(pdf).hexdigest())
+        document = layout(html)
+    except SoftTimeLimitExceeded:
+        if not converted:
+            raise
+        # the task's time limit fell while Word documents were laid out: which one is slow is not known, so
+        # all are left out, and the summary alone is laid out again in the time left before the hard limit
+        raise _PartFailed("document_not_converted", *(part for _, part in converted)) from None
+    starts: dict[str, int] = {}
+    for number, page in enumerate(document.pages):
+        for name in page.anchors:  # a section split over pages is anchored on each: its first page counts
+            starts.setdefault(name, number)
+    laid_out = PdfReader(io.BytesIO(document.write_pdf())).pages
+    bounds = [starts["nip-blind"], *(starts[anchor] for anchor, _ in converted), len(laid_out)]
+    summary, blind_summary = list(laid_out[:bounds[0]]), list(laid_out[bounds[0]:bounds[1]])
+    for (_, part), first, end in zip(converted, bounds[1:], bounds[2:]):
+        part.pages = list(laid_out[first:end])
+        if len(part.pages) > MAX_DOCUMENT_PAGES:
+            raise _PartFailed("document_not_converted", part)
+    for part in parts:
+        if part.reader is not None:
+            part.pages = list(part.reader.pages)
+    included = [p for p in parts if p.flag is None]
+    full = _assemble(reference=reference, summary=summary, parts=included, blind=False)
+    blind = _assemble(reference=reference, summary=blind_summary, parts=included, blind=True)
+    return Rendered(full.pdf, full.pages, full.sha256, blind=blind,
+                    flags=tuple(p.flag for p in parts if p.flag is not None))
 
 
-class _CappedBuffer(io.BytesIO):
-    """Refuses to grow past `limit`: a runaway dossier fails before it is held or stored whole."""
+def _assemble(*, reference: str, summary: list[PageObject], parts: list[_Part], blind: bool) -> Variant:
+    total = len(summary) + sum(len(p.pages) for p in parts)
+    if total > MAX_DOSSIER_PAGES:
+        raise DossierRejected("dossier_too_many_pages",
+                              f"The dossier would have {total} pages; at most {MAX_DOSSIER_PAGES}.")
+    writer = PdfWriter()
+    resources = _stamp_resources(writer)
+    notice = _stamp_form(writer, BLIND_NOTICE, resources) if blind else None
+    # a picture in a converted Word document is most often the candidate's photo: the blind variant's laid-out
+    # pages show a grey box in its place, and the picture itself never reaches the blind file
+    blank = _Blank(writer) if blind else None
+    for label, pages, part in [("Summary", summary, None), *((p.label, p.pages, p) for p in parts)]:
+        first = len(writer.pages)
+        laid_out = part is None or part.html is not None
+        try:
+            for number, page in enumerate(pages):
+                stamps = [(_stamp_form(writer, f"{reference} \u00b7 page {len(writer.pages) + 1} of {total}",
+                                       resources), False)]
+                if notice is not None and part is not None and number == 0:
+                    stamps.append((notice, True))
+                _add_inert_page(writer, page, stamps, blank if laid_out else None)
+        except Exception:  # noqa: BLE001 - an upload pypdf cannot copy is left out, not a crash
+            if part is None:
+                raise
+            raise _PartFailed("document_unreadable", part) from None
+        writer.add_outline_item(title=label, page_number=first)
+    writer.add_metadata({"/Title": f"{'Blind dossier' if blind else 'Dossier'} {reference}",
+                         "/Producer": "NIP pipeline"})
+    _scrub(writer)
+    pdf = _serialised(writer)
+    return Variant(pdf, total, hashlib.sha256(pdf).hexdigest())
 
-    def __init__(self, limit: int):
-        super().__init__()
-        self.limit = limit
-        self.left = limit  # pypdf writes a dossier in thousands of small pieces, appended in order
 
-    def write(self, data) -> int:
-        self.left -= len(data)
-        if self.left < 0:
-            raise DossierRejected("dossier_too_large",
-                                  f"The dossier would be larger than {self.limit // MB} MB.")
-        return super().write(data)
+def convert_docx(data: bytes) -> str | None:
+    """The Word document as sanitised HTML, or None when it cannot be converted."""
+    images = _InlineImages()
+    try:
+        result = mammoth.convert_to_html(io.BytesIO(data), convert_image=mammoth.images.img_element(images),
+                                         style_map="br[type='page'] => hr")
+        if len(result.value) > MAX_CONVERTED_CHARS:
+            raise ValueError("too long")
+        return nh3.clean(result.value, tags=_DOCX_TAGS, attributes=_DOCX_ATTRIBUTES, url_schemes={"data"},
+                         link_rel=None)
+    except Exception as exc:  # noqa: BLE001 - any failure, the time limit's included, is a document staff open by hand
+        log.warning("docx not converted", extra={"error": type(exc).__name__})
+        return None
 
 
-def _add_inert_page(writer: PdfWriter, page: PageObject, stamp: IndirectObject) -> None:
-    """Copy the page's drawing, its visible annotations as drawings, and our page number on top."""
+class _InlineImages:
+    """Images of a Word document as `data:` URLs, judged by their content and bounded; others dropped."""
+
+    def __init__(self):
+        self.left = MAX_IMAGES_BYTES
+
+    def __call__(self, image) -> dict:
+        with image.open() as source:
+            body = source.read(MAX_IMAGE_BYTES + 1)
+        kind = _image_kind(body) if len(body) <= min(MAX_IMAGE_BYTES, self.left) else None
+        if kind is None:
+            return {"alt": "[image not shown]"}
+        self.left -= len(body)
+        return {"src": f"data:{kind};base64,{base64.b64encode(body).decode()}"}
+
+
+def _image_kind(body: bytes) -> str | None:
+    try:
+        with Image.open(io.BytesIO(body)) as image:  # reads the header only: no pixel is decoded here
+            width, height, kind = image.width, image.height, _IMAGE_FORMATS.get(image.format or "")
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: dropped
+        return None
+    return kind if width * height <= MAX_IMAGE_PIXELS else None
+
+
+def _serialised(writer: PdfWriter) -> bytes:
+    """The dossier's bytes; DossierRejected past MAX_DOSSIER_BYTES, judged on its streams before it is written."""
+    # streams are nearly all of a PDF's bytes: a runaway dossier is refused before it is serialised, let
+    # alone stored (a sink checking each of pypdf's thousands of small writes cost a seventh of the assembly)
+    streams = sum(len(o._data) for o in writer._objects if isinstance(o, StreamObject))
+    if streams > MAX_DOSSIER_BYTES:
+        raise DossierRejected("dossier_too_large", f"The dossier would be larger than {MAX_DOSSIER_BYTES // MB} MB.")
+    sink = io.BytesIO()
+    writer.write(sink)
+    if sink.tell() > MAX_DOSSIER_BYTES:
+        raise DossierRejected("dossier_too_large", f"The dossier would be larger than {MAX_DOSSIER_BYTES // MB} MB.")
+    return sink.getvalue()
+
+
+def _add_inert_page(writer: PdfWriter, page: PageObject, stamps: list[tuple[IndirectObject, bool]],
+                    blank: _Blank | None = None) -> None:
+    """Copy the page's drawing, its visible annotations as drawings, and our stamps on top: (form, at the
+    top of the page rather than its bottom); with `blank`, every picture drawn as a grey box instead."""
     clean = PageObject()
     clean[NameObject("/Type")] = NameObject("/Page")
     for key in _PAGE_KEYS:
@@ -183,15 +403,18 @@ def _add_inert_page(writer: PdfWriter, page: PageObject, stamp: IndirectObject) 
         name = _free_name(xobjects, "/NipAnnot")
         xobjects[NameObject(name)] = appearance
         drawings += b"q %s cm %s Do Q\n" % (_numbers(matrix), name.encode())
-    resources[NameObject("/XObject")] = xobjects
+    resources[NameObject("/XObject")] = blank.xobjects(xobjects) if blank is not None else xobjects
     clean[NameObject("/Resources")] = resources
 
     added = writer.add_page(clean)  # clones what the clean page refers to, and nothing else
     box = page.mediabox
-    stamp_name = _free_name(added["/Resources"]["/XObject"], "/NipPageNumber")
-    added["/Resources"]["/XObject"][NameObject(stamp_name)] = stamp
     offset_x = float(box.left) + (float(box.width) - A4_WIDTH) / 2
-    drawings += b"q 1 0 0 1 %s cm %s Do Q\n" % (_numbers([offset_x, float(box.bottom)]), stamp_name.encode())
+    added_xobjects = resolved(resolved(added, "/Resources"), "/XObject")
+    for stamp, top in stamps:
+        stamp_name = _free_name(added_xobjects, "/NipStamp")
+        added_xobjects[NameObject(stamp_name)] = stamp
+        offset_y = float(box.top) - _STAMP_HEIGHT if top else float(box.bottom)
+        drawings += b"q 1 0 0 1 %s cm %s Do Q\n" % (_numbers([offset_x, offset_y]), stamp_name.encode())
 
     # the page's own streams stay as stored; ours go around them, the page's graphics state isolated
     contents = added.raw_get("/Contents") if "/Contents" in added else None
@@ -201,6 +424,52 @@ def _add_inert_page(writer: PdfWriter, page: PageObject, stamp: IndirectObject) 
         streams = list(target) if isinstance(target, ArrayObject) else [contents]
     added[NameObject("/Contents")] = ArrayObject(
         [_stream(writer, b"q\n"), *streams, _stream(writer, b"\nQ\n" + drawings)])
+
+
+class _Blank:
+    """Picture-free copies of laid-out pages' XObjects for one writer: each image replaced by one grey pixel
+    (drawn over the image's whole box), each form that holds images copied with its own replaced."""
+
+    MAX_DEPTH = 8  # WeasyPrint nests a form or two (opacity, transforms); ours, so never deep
+
+    def __init__(self, writer: PdfWriter):
+        self.writer = writer
+        pixel = DecodedStreamObject()
+        pixel.set_data(b"\xd0")
+        pixel.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
+                      NameObject("/Width"): NumberObject(1), NameObject("/Height"): NumberObject(1),
+                      NameObject("/ColorSpace"): NameObject("/DeviceGray"),
+                      NameObject("/BitsPerComponent"): NumberObject(8)})
+        self.pixel = writer._add_object(pixel)
+        self.forms: dict[tuple[int, int], IndirectObject] = {}
+
+    def xobjects(self, xobjects: DictionaryObject, depth: int = 0) -> DictionaryObject:
+        """`xobjects` with every image, at any depth of forms, replaced by the grey pixel."""
+        if depth > self.MAX_DEPTH:
+            raise ValueError("forms nested too deep")
+        blanked = DictionaryObject()
+        for name in xobjects:
+            ref, item = xobjects.raw_get(name), resolved(xobjects, name)
+            if resolved(item, "/Subtype") == "/Image":
+                blanked[NameObject(name)] = self.pixel
+            elif isinstance(item, StreamObject) and isinstance(resolved(item, "/Resources"), DictionaryObject):
+                blanked[NameObject(name)] = self._form(ref, item, depth)
+            else:
+                blanked[NameObject(name)] = ref
+        return blanked
+
+    def _form(self, ref, form: StreamObject, depth: int) -> IndirectObject:
+        key = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else (id(form), -1)
+        if key not in self.forms:
+            resources = DictionaryObject(resolved(form, "/Resources"))
+            inner = resolved(resources, "/XObject")
+            if isinstance(inner, DictionaryObject):
+                resources[NameObject("/XObject")] = self.xobjects(inner, depth + 1)
+            copy = StreamObject()
+            copy._data = form._data  # the drawing as stored, still compressed
+            copy.update({**{NameObject(k): form.raw_get(k) for k in form}, NameObject("/Resources"): resources})
+            self.forms[key] = self.writer._add_object(copy.clone(self.writer))
+        return self.forms[key]
 
 
 def _visible_appearances(page: PageObject):
@@ -246,10 +515,12 @@ def _floats(values, count: int) -> list[float]:
 
 
 # Helvetica's advance widths (thousandths of the font size) for what a stamp holds, to centre it
-_HELVETICA = {**dict.fromkeys("0123456789", 556), " ": 278, "\u00b7": 278, "-": 333, "p": 556, "a": 556,
-              "g": 556, "e": 556, "o": 556, "f": 278, **dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", (
+_HELVETICA = {**dict.fromkeys("0123456789", 556), " ": 278, "\u00b7": 278, "-": 333, ":": 278, "'": 191,
+              ",": 278, ".": 278, **dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", (
                   667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722,
-                  667, 611, 722, 667, 944, 667, 667, 611)))}
+                  667, 611, 722, 667, 944, 667, 667, 611))), **dict(zip("abcdefghijklmnopqrstuvwxyz", (
+                  556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333,
+                  500, 278, 556, 500, 722, 500, 500, 500)))}
 _STAMP_SIZE, _STAMP_HEIGHT = 8, 40
 
 
@@ -269,14 +540,8 @@ def _stamp_resources(writer: PdfWriter) -> IndirectObject:
 def _stamp_form(writer: PdfWriter, text: str, resources: IndirectObject) -> IndirectObject:
     """A form XObject the width of an A4 page drawing `text` centred near its bottom on a light veil, as
     the summary's footer looked when WeasyPrint drew it."""
-    encoded = text.encode("cp1252", "replace")  # WinAnsiEncoding; references and digits are ASCII
-    for special in (b"\\", b"(", b")"):
-        encoded = encoded.replace(special, b"\\" + special)
-    width = sum(_HELVETICA.get(c, 556) for c in text) * _STAMP_SIZE / 1000
-    x, y, pad = (A4_WIDTH - width) / 2, 5 * 72 / 25.4, 3 * 72 / 25.4
     form = DecodedStreamObject()
-    form.set_data(b"q /GS1 gs 1 g %s re f Q q 0.267 g BT /F1 %d Tf %s Td (%s) Tj ET Q" % (
-        _numbers([x - pad, y - 3, width + 2 * pad, _STAMP_SIZE + 5]), _STAMP_SIZE, _numbers([x, y]), encoded))
+    form.set_data(_stamp_drawing(text))
     form.update({
         NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
         NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), FloatObject(A4_WIDTH),
@@ -286,10 +551,22 @@ def _stamp_form(writer: PdfWriter, text: str, resources: IndirectObject) -> Indi
     return writer._add_object(form)
 
 
+@functools.lru_cache(maxsize=256)
+def _stamp_drawing(text: str) -> bytes:
+    # the blind notice is drawn once per worker; page numbers pass through a small bounded cache
+    encoded = text.encode("cp1252", "replace")  # WinAnsiEncoding; references and digits are ASCII
+    for special in (b"\\", b"(", b")"):
+        encoded = encoded.replace(special, b"\\" + special)
+    width = sum(_HELVETICA.get(c, 556) for c in text) * _STAMP_SIZE / 1000
+    x, y, pad = (A4_WIDTH - width) / 2, 5 * 72 / 25.4, 3 * 72 / 25.4
+    return b"q /GS1 gs 1 g %s re f Q q 0.267 g BT /F1 %d Tf %s Td (%s) Tj ET Q" % (
+        _numbers([x - pad, y - 3, width + 2 * pad, _STAMP_SIZE + 5]), _STAMP_SIZE, _numbers([x, y]), encoded)
+
+
 def _stream(writer: PdfWriter, data: bytes) -> IndirectObject:
     stream = DecodedStreamObject()
     stream.set_data(data)
-    return writer._add_object(stream.flate_encode() if len(data) > 64 else stream)
+    return writer._add_object(stream)  # a few operators: compressing them would save nothing
 
 
 def _free_name(names: DictionaryObject, base: str) -> str:

@@ -1,10 +1,12 @@
-"""The dossier render task: safe to run twice, the dossier key is the application's own."""
+"""The dossier render task: safe to run twice, the dossier keys (full and blind) are the application's own."""
 from __future__ import annotations
 
 import logging
+import resource
 import time
 
-from celery import shared_task
+from celery import Celery, shared_task
+from celery.signals import worker_process_init
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -16,19 +18,20 @@ from services.intake.applications.models import Application
 from services.intake.applications.tasks import load_locked
 from services.intake.db import OUTBOX, db
 from services.intake.dossier.render import Attachment, DossierRejected, render_dossier
-from services.intake.programme.defaults import PDF
 from services.intake.programme.models import Call
 from shared.bus import publish_event
 from shared.db import utcnow
-from shared.documents import DocumentStore
+from shared.documents import DocumentStore, DocumentTampered
 from shared.events import make_event
 
 log = logging.getLogger(__name__)
 
+RENDER_QUEUE = "intake.render"
+
 
 def dossier_context(application: Application, call: Call) -> dict:
+    assert application.submitted_at is not None, "only a submitted application has a dossier"
     names = {d["code"]: d["name"]["en"] for d in call.departments}
-    labels = {d["kind"]: d["label"] for d in call.documents}
     deadline = call.deadline.astimezone(PROGRAMME_TZ).date()
     return {
         "call_name": call.name, "reference": application.reference, "name": application.full_name,
@@ -39,17 +42,34 @@ def dossier_context(application: Application, call: Call) -> dict:
         "problems": application.problems, "departments": [names.get(c, c) for c in application.departments],
         "session": application.session.capitalize(), "education": application.education,
         "languages": application.languages, "motivation": application.motivation,
-        "documents": [{"label": labels.get(d.kind, d.kind), "filename": d.filename,
-                       "description": f"{d.pages} pages, appended" if d.media_type == PDF
-                       else "Word document, available separately"} for d in application.documents],
     }
 
 
-# a database cut mid-render must not leave the application without a dossier until the sweeper
-@shared_task(name="intake.render_dossier", soft_time_limit=240, time_limit=300, autoretry_for=(OperationalError,),
+def limit_render_memory(celery: Celery, megabytes: int) -> None:
+    """Cap the data each child of a worker consuming the render queue may hold (0: no cap)."""
+
+    @worker_process_init.connect(weak=False)
+    def _cap(**_kwargs) -> None:
+        # max-memory-per-child is judged only after a task ends; this bound holds during one: past it, an
+        # allocation fails with MemoryError and the document being read is flagged, the child lives on
+        if megabytes and RENDER_QUEUE in (celery.amqp.queues.consume_from or {}):
+            hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+            soft = megabytes * 1024 * 1024 if hard == resource.RLIM_INFINITY else min(megabytes * 1024 * 1024, hard)
+            resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def dossier_key(reference: str, *, blind: bool = False) -> str:
+    """Where the dossier (or its blind variant) of `reference` is stored: the same at every render."""
+    return f"dossiers/{reference.lower()}{'-blind' if blind else ''}.pdf"
+
+
+# a database cut mid-render must not leave the application without a dossier until the sweeper; a document
+# that makes the renderer loop meets the soft limit (it is then left out as unreadable), the hard limit
+# ends the child whatever it was doing, and the worker lives on
+@shared_task(name="intake.render_dossier", soft_time_limit=60, time_limit=120, autoretry_for=(OperationalError,),
              retry_backoff=True, retry_jitter=True, max_retries=10)
 def render_dossier_task(reference: str) -> str | None:
-    """Build the dossier PDF, store it under the application's key, tell review."""
+    """Build the dossier PDF and its blind variant, store them under the application's keys, tell review."""
     session = db.session
     application = session.scalars(select(Application).where(Application.reference == reference)
                                   .options(selectinload(Application.documents))).first()
@@ -57,10 +77,11 @@ def render_dossier_task(reference: str) -> str | None:
         session.rollback()
         return None
     store = DocumentStore(current_app.config["SETTINGS"].documents_dir)
-    context = dossier_context(application, session.get(Call, application.call_id))
-    attachments = [Attachment(described["label"],
-                              store.read(d.key) if d.media_type == PDF and store.exists(d.key) else None)
-                   for d, described in zip(application.documents, context["documents"])]
+    call = session.get_one(Call, application.call_id)
+    context = dossier_context(application, call)
+    labels = {d["kind"]: d["label"] for d in call.documents}
+    attachments = [Attachment(labels.get(d.kind, d.kind), _stored(store, d.key), d.media_type, d.filename)
+                   for d in application.documents]
     started = time.perf_counter()
     try:
         rendered = render_dossier(context=context, attachments=attachments, reference=reference)
@@ -69,21 +90,42 @@ def render_dossier_task(reference: str) -> str | None:
         _record_failure(session, reference, rejected)
         return None
     render_seconds = time.perf_counter() - started
-    key = f"dossiers/{reference.lower()}.pdf"
+    key, blind_key = dossier_key(reference), dossier_key(reference, blind=True)
     store.put_at(key, rendered.pdf)
+    store.put_at(blind_key, rendered.blind.pdf)
     session.rollback()
 
-    application = load_locked(session, reference)
+    # only columns are written: the documents and history that load_locked brings along are not needed
+    application = session.scalars(select(Application).where(Application.reference == reference)
+                                  .with_for_update()).first()
+    if application is None:  # erased while rendered: its dossier goes with it at the next purge of orphans
+        session.rollback()
+        return None
     application.dossier_key, application.dossier_pages = key, rendered.pages
     application.dossier_sha256, application.dossier_rendered_at = rendered.sha256, utcnow()
+    application.blind_dossier_key, application.blind_dossier_pages = blind_key, rendered.blind.pages
+    application.blind_dossier_sha256, application.dossier_flags = rendered.blind.sha256, list(rendered.flags)
     publish_event(session=session, outbox=OUTBOX, event=make_event("dossier.rendered", {
-        "reference": reference, "dossier_key": key, "pages": rendered.pages, "sha256": rendered.sha256},
-        producer="intake"))
+        "reference": reference, "dossier_key": key, "pages": rendered.pages, "sha256": rendered.sha256,
+        "blind_dossier_key": blind_key, "blind_pages": rendered.blind.pages, "blind_sha256": rendered.blind.sha256,
+        "flags": list(rendered.flags)}, producer="intake"))
     session.commit()
     # the render alone, apart from the task's database and store work: what the benchmark compares
     log.info("dossier rendered", extra={"reference": reference, "pages": rendered.pages,
+                                        "flags": [f["code"] for f in rendered.flags],
                                         "render_seconds": round(render_seconds, 4)})
     return key
+
+
+def _stored(store: DocumentStore, key: str) -> bytes | None:
+    """The upload's bytes; None when it is gone or fails its authentication (staff see it flagged)."""
+    if not store.exists(key):
+        return None
+    try:
+        return store.read(key)
+    except DocumentTampered:
+        log.warning("stored document failed its authentication", extra={"key": key})
+        return None
 
 
 def _record_failure(session, reference: str, rejected: DossierRejected) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from services.notify.db import INBOX, db
 from services.notify.deliveries import service
 from services.notify.deliveries.models import Delivery
+from services.notify.staff import service as staff
 from shared.bus.sync import SETTLE, ReconcileReport, SyncClient, reconcile_job, settled
 from shared.db import utcnow
 from shared.events import load_event
@@ -30,6 +31,7 @@ def _record(envelope: dict, intake_url: str) -> bool:
     session = db.session
     event = load_event(envelope)
     try:
+        staff.record_departments(session=session, event=event)
         service.record_delivery(session=session, event=event, intake_url=intake_url, now=utcnow())
         if session.execute(select(INBOX.c.event_id).where(INBOX.c.event_id == event["id"])).first() is None:
             session.execute(insert(INBOX).values(event_id=event["id"], event_type=event["type"],

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 PARTS = ("subject.txt", "body.txt", "body.html")
@@ -62,3 +62,55 @@ def render_email(*, status: str, language: str, context: dict, root: Path = TEMP
         text=env.get_template(f"{name}/body.txt").render(context),
         html=env.get_template(f"{name}/body.html").render(context),
     )
+
+
+LANGUAGES = ("en", "fr")
+_STATUS_SAMPLE = {"name": "Zoé Lefèvre", "reference": "NIP27-7QK4M2",
+                  "reason": "The proof of studies could not be read.",
+                  "status_url": "https://apply.example.org/status/NIP27-7QK4M2"}
+_ACCESS_SAMPLE = {"name": "Zoé Lefèvre", "reference": "NIP27-7QK4M2",
+                  "link": "https://apply.example.org/access/sample-signed-token",
+                  "expires_at": "31 January 2027, 22:59 UTC"}
+# Every template and the placeholders it may use, with sample values (the admins' preview shows them):
+# a template not listed here, or using a name its entry lacks, is a defect (template_problems).
+SAMPLES: dict[str, dict] = {
+    **{status: _STATUS_SAMPLE for status in ("submitted", "under_review", "incomplete", "ineligible",
+                                             "shortlisted", "reserve", "rejected", "withdrawn")},
+    **{f"access_{purpose}": _ACCESS_SAMPLE for purpose in ("status", "draft", "erasure")},
+    "digest": {"applications": [{"reference": "NIP27-7QK4M2"}, {"reference": "NIP27-AB12CD"}],
+               "review_url": "https://review.example.org"},
+}
+
+
+def preview(template: str, language: str, root: Path = TEMPLATES_DIR) -> RenderedEmail:
+    """A template rendered with its sample data."""
+    return render_email(status=template, language=language, context=SAMPLES[template], root=root)
+
+
+def _placeholders(env: Environment, name: str) -> set[str]:
+    """The variables a template reads, its layouts' included."""
+    source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+    ast = env.parse(source)
+    found = set(meta.find_undeclared_variables(ast))
+    for parent in meta.find_referenced_templates(ast):
+        if parent:
+            found |= _placeholders(env, parent)
+    return found
+
+
+def template_problems(root: Path = TEMPLATES_DIR) -> list[str]:
+    """What is wrong with the template folders: undocumented or unknown placeholders, missing languages or parts."""
+    env = _environment(str(root))
+    problems = []
+    found = sorted(path.name for path in root.iterdir() if path.is_dir() and not path.name.startswith("_"))
+    problems += [f"{name}: not documented in SAMPLES" for name in found if name not in SAMPLES]
+    for template in sorted(SAMPLES):
+        for language in LANGUAGES:
+            for part in PARTS:
+                name = f"{template_name(template, language)}/{part}"
+                if not (root / name).is_file():
+                    problems.append(f"{name}: missing")
+                    continue
+                unknown = _placeholders(env, name) - set(SAMPLES[template])
+                problems += [f"{name}: unknown placeholder {variable!r}" for variable in sorted(unknown)]
+    return problems

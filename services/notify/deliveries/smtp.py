@@ -1,30 +1,118 @@
 """Sending email: a small interface, and the SMTP implementation used everywhere."""
 from __future__ import annotations
 
+import logging
 import smtplib
-from email.message import EmailMessage
+import socket
+import ssl
+import threading
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate, parseaddr
 from typing import Protocol
+
+from services.notify.deliveries.ratelimit import RateLimit, rate_limit_for
+from shared.config import SettingsError
+
+log = logging.getLogger(__name__)
+SECURITY = ("none", "starttls", "tls")
 
 # Temporary by nature: the connection failed, or the server said 4xx. Anything else is worth retrying too,
 # except a 5xx answer about the message or its recipient, which will not change by waiting.
 PERMANENT_CODES = range(500, 600)
+# 5xx answers about our session, not the message (TLS or login required or refused): a setting to fix, so retried
+SESSION_CODES = frozenset({530, 534, 535, 538})
 
 
 class EmailSender(Protocol):
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Hand one message to the mail system; raise on failure."""
 
 
 class SmtpSender:
-    """Sends through an SMTP relay (a mail catcher in embedded mode)."""
+    """Sends through an SMTP relay over one connection, kept open across messages and reopened when dropped.
 
-    def __init__(self, host: str, port: int, sender: str, *, timeout: float = 15.0):
-        self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+    `security` is `none`, `starttls` or `tls` (implicit TLS); a worker process sends one message at a time,
+    the lock keeps it so under a threaded pool too.
+    """
 
-    def send(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            smtp.send_message(message)
+    def __init__(self, host: str, port: int, *, security: str = "none", username: str | None = None,
+                 password: str | None = None, ca_file: str | None = None, timeout: float = 15.0,
+                 rate_limit: RateLimit | None = None):
+        if security not in SECURITY:
+            raise SettingsError(f"SMTP_SECURITY must be one of {', '.join(SECURITY)}, not {security!r}")
+        self.host, self.port, self.security, self.timeout = host, port, security, timeout
+        self.username, self.password, self.rate_limit = username, password, rate_limit
+        self.tls_context = ssl.create_default_context(cafile=ca_file) if security != "none" else None
+        self._smtp: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
+
+    def send(self, message: Message) -> None:
+        with self._lock:
+            if self.rate_limit is not None:
+                self.rate_limit.acquire()
+            reused = self._smtp is not None
+            try:
+                self._send(message)
+            except Exception as exc:
+                if not (reused and _dropped(exc)):
+                    raise
+                # the relay closed the idle connection: nothing was accepted on it, so send on a fresh one
+                log.info("SMTP connection dropped, reconnecting")
+                self._send(message)
+
+    def _send(self, message: Message) -> None:
+        try:
+            self._connection().send_message(message)
+        except Exception as exc:
+            # a refused message leaves the session usable (smtplib resets it); anything else may not
+            if _dropped(exc) or not isinstance(exc, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)):
+                self.close()
+            raise
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            if self.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                                      context=self.tls_context)
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            try:
+                # commands and replies are small and strictly alternate: waiting to coalesce them only adds delay
+                if smtp.sock is not None:
+                    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.security == "starttls":
+                    smtp.starttls(context=self.tls_context)
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+            except Exception:
+                smtp.close()
+                raise
+            self._smtp = smtp
+        return self._smtp
+
+    def close(self) -> None:
+        """Say goodbye to the relay (if it still listens) and forget the connection."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+def _dropped(error: Exception) -> bool:
+    return isinstance(error, smtplib.SMTPServerDisconnected) or getattr(error, "smtp_code", None) == 421
+
+
+def sender_for(settings) -> SmtpSender:
+    """The SMTP sender the settings describe, with the shared sending limit if one is set."""
+    return SmtpSender(settings.smtp_host, settings.smtp_port, security=settings.smtp_security,
+                      username=settings.smtp_username, password=settings.smtp_password,
+                      ca_file=settings.smtp_ca_file, rate_limit=rate_limit_for(settings))
 
 
 def is_permanent(error: Exception) -> bool:
@@ -32,8 +120,30 @@ def is_permanent(error: Exception) -> bool:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code in PERMANENT_CODES for code, _ in error.recipients.values())
     if isinstance(error, smtplib.SMTPResponseException):
-        return error.smtp_code in PERMANENT_CODES
+        return error.smtp_code in PERMANENT_CODES and error.smtp_code not in SESSION_CODES
     return False
+
+
+def is_about_message(error: Exception) -> bool:
+    """True when the server answered about this one message; False when it is unreachable or refuses us."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return True
+    return (isinstance(error, smtplib.SMTPResponseException) and not _dropped(error)
+            and error.smtp_code not in SESSION_CODES)
+
+
+def describe(error: Exception) -> str:
+    """The failure as staff read it in the log: the server's answer, without the recipient's address."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        answers = {f"{code} {_text(reply)}" for code, reply in error.recipients.values()}
+        return f"recipient refused: {'; '.join(sorted(answers))}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{type(error).__name__}: {error.smtp_code} {_text(error.smtp_error)}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 def message_id(event_id: str, sender: str) -> str:
@@ -43,15 +153,41 @@ def message_id(event_id: str, sender: str) -> str:
 
 
 def build_message(*, sender: str, recipient: str, subject: str, text: str, html: str, event_id: str,
-                  reference: str) -> EmailMessage:
+                  reference: str | None, reply_to: str | None = None) -> Message:
     """A multipart/alternative message: the text body first, the HTML one preferred by clients."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = message_id(event_id, sender)
-    message["X-Application-Reference"] = reference
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    headers = {"From": sender, "To": recipient, "Subject": subject,
+               "Date": formatdate(localtime=False, usegmt=True), "Message-ID": message_id(event_id, sender),
+               "Reply-To": reply_to, "X-Application-Reference": reference}
+    addresses = (sender, recipient, reply_to or "")
+    if not all(value.isascii() or parseaddr(value)[1].isascii() for value in addresses):
+        # an internationalised address is sent with SMTPUTF8, which only the EmailMessage classes can do
+        international = EmailMessage()
+        for name, value in headers.items():
+            if value:
+                international[name] = value
+        international.set_content(text)
+        international.add_alternative(html, subtype="html")
+        return international
+    # otherwise the compat32 classes: EmailMessage parses every header it is given, which costs more than
+    # the SMTP exchange itself; here display names and the subject are encoded (RFC 2047), nothing parsed
+    message = MIMEMultipart("alternative")
+    for name, value in headers.items():
+        if value:
+            message[name] = Header(value, "utf-8", header_name=name).encode() if name == "Subject" \
+                else _display_name_encoded(value)
+    # MIMEText takes a Charset since Python 3.5 (its docs); typeshed still says str only
+    message.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(html, "html", _UTF8_QP))  # type: ignore[arg-type]
     return message
+
+
+# quoted-printable rather than compat32's base64: a caught or stored message stays readable as it is
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+def _display_name_encoded(value: str) -> str:
+    if value.isascii():
+        return value
+    name, address = parseaddr(value)
+    return f"{Header(name, 'utf-8').encode()} <{address}>"

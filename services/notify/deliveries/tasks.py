@@ -9,7 +9,10 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from services.notify.db import DEAD_LETTERS, INBOX, db
+from services.notify import mailbox_enabled
 from services.notify.deliveries import service
+from services.notify.privacy import service as privacy
+from services.notify.staff import service as staff
 from shared.bus import consume
 from shared.bus.consumer import event_consumer
 from shared.db import utcnow
@@ -22,16 +25,35 @@ RETRY_WHILE_DATABASE_DOWN = {"autoretry_for": (OperationalError,), "retry_backof
                              "retry_backoff_max": 600, "max_retries": 20}
 
 
+def on_erased(*, session, event):
+    """Blank the person's deliveries; in embedded mode also drop the catcher's copies."""
+    data, settings = event["data"], current_app.config["SETTINGS"]
+    privacy.erase_deliveries(session=session, reference=data["reference"], erased_at=data["erased_at"])
+    if mailbox_enabled(settings):
+        privacy.erase_caught_mail(settings.mail_dir, data["reference"])
+
+
 def _handlers(intake_url: str) -> dict:
     def on_status_changed(*, session, event):
+        staff.record_departments(session=session, event=event)
         service.record_delivery(session=session, event=event, intake_url=intake_url, now=utcnow())
 
-    return {"application.status_changed": on_status_changed}
+    def on_access_requested(*, session, event):
+        service.record_access_email(session=session, event=event, now=utcnow())
+
+    def on_review_assigned(*, session, event):
+        staff.record_assignment(session=session, event=event)
+
+    # an erased person gets no more email, whatever arrives late (services/notify/privacy)
+    return {"application.status_changed": privacy.unless_erased(on_status_changed),
+            "application.access_requested": privacy.unless_erased(on_access_requested),
+            "review.assigned": on_review_assigned,
+            "application.erased": on_erased}
 
 
 @event_consumer(name="notify.handle_event", service="notify", database=db, dead_letters=DEAD_LETTERS)
 def handle_event(envelope: dict) -> None:
-    """Record the email a status change calls for (exactly once), then send it.
+    """Record the email an event calls for (exactly once), then send it, with any whose retry is overdue.
 
     Failures to record are retried, then dead-lettered (never dropped); a failed send is the
     delivery's own retry schedule (`deliver`, `retry_overdue`).
@@ -39,7 +61,8 @@ def handle_event(envelope: dict) -> None:
     settings = current_app.config["SETTINGS"]
     consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=_handlers(settings.intake_url))
     # also when the event was handled before: a redelivered message finishes an interrupted send
-    send_if_pending(str(envelope["id"]))
+    _send(service.batch_for_update(session=db.session, event_id=str(envelope["id"]), now=utcnow(),
+                                   limit=SEND_BATCH))
 
 
 @shared_task(name="notify.deliver", **RETRY_WHILE_DATABASE_DOWN)
@@ -58,54 +81,56 @@ def retry_overdue() -> int:
     return len(event_ids)
 
 
-def send_if_pending(event_id: str) -> str | None:
-    """Send the pending email of an event and commit the outcome; returns the delivery's state."""
+def send_if_pending(event_id: str) -> None:
+    """Send the pending email of an event, if there is one, and commit the outcome."""
+    _send(service.batch_for_update(session=db.session, event_id=event_id, now=None, limit=1))
+
+
+# The emails one transaction sends before it commits their outcomes: a crash between the sending and
+# that commit leaves them pending, to be sent again (docs/events.md). Small, so that window stays small;
+# more than one, so that a backlog costs one commit per batch rather than per email.
+SEND_BATCH = 20
+
+
+def _send(batch: list[service.Outgoing]) -> None:
+    """Send locked pending deliveries over the one connection, commit their outcomes once, schedule retries."""
     session = db.session
-    delivery = service.pending_delivery_for_update(session=session, event_id=event_id)
-    if delivery is None:
+    if not batch:
         session.rollback()
-        return None
+        return
     settings = current_app.config["SETTINGS"]
-    retry_in = service.attempt_delivery(delivery=delivery, sender=current_app.extensions["notify.sender"],
-                                        from_address=settings.smtp_from, now=utcnow())
-    state, reference = delivery.state, delivery.reference
-    _commit_outcome(session, delivery, event_id)
-    if retry_in is not None:
+    retries = service.attempt_deliveries(deliveries=batch, sender=current_app.extensions["notify.sender"],
+                                         from_address=settings.smtp_from, reply_to=settings.smtp_reply_to)
+    _commit_outcomes(batch)
+    for event_id, retry_in in retries.items():
         try:
             deliver.apply_async(args=[event_id], countdown=retry_in, queue=QUEUE)
         except Exception:
             # the delivery stays pending; retry_overdue picks it up once the broker is back
-            log.exception("could not schedule a retry", extra={"event_id": event_id, "reference": reference})
-    return state
+            log.exception("could not schedule a retry", extra={"event_id": event_id})
 
 
-OUTCOME = ("state", "attempts", "sent_at", "next_attempt_at", "last_error")
 COMMIT_ATTEMPTS = 5
 
 
-def _commit_outcome(session, delivery, event_id: str) -> None:
-    """Commit what the SMTP attempt did. The email is gone by now: a database connection cut at this moment
-    must not roll the delivery back to pending (and the event's retry send it a second time), so the
-    outcome is written again on a fresh connection."""
-    outcome = {name: getattr(delivery, name) for name in OUTCOME}
+def _commit_outcomes(batch: list[service.Outgoing]) -> None:
+    """Commit what the SMTP attempts did. The emails are gone by now: a database connection cut at this
+    moment must not roll the deliveries back to pending (and their retries send them a second time), so
+    the outcomes are written again on a fresh connection (a delivery no longer pending is left alone:
+    the first commit went through after all)."""
     for attempt in range(COMMIT_ATTEMPTS):
         try:
-            if attempt:
-                session = db.session
-                row = service.pending_delivery_for_update(session=session, event_id=event_id)
-                if row is None:  # the first commit went through after all
-                    session.rollback()
-                    return
-                for name, value in outcome.items():
-                    setattr(row, name, value)
-            session.commit()
-            return
+            service.record_outcomes(session=db.session, batch=batch)
+            db.session.commit()
+            break
         except OperationalError:
             if attempt == COMMIT_ATTEMPTS - 1:
                 raise
-            log.warning("could not record an email's outcome, trying again", extra={"event_id": event_id})
+            log.warning("could not record emails' outcomes, trying again", extra={"emails": len(batch)})
             db.session.remove()
             time.sleep(0.2 * 2 ** attempt)
+    # written past the ORM: a delivery this session loaded must not show its state from before
+    db.session.expire_all()
 
 
 from services.notify.deliveries import reconcile  # noqa: E402,F401  (registers notify.reconcile)

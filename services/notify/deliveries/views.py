@@ -1,14 +1,21 @@
-"""`GET /api/v1/notifications`: the delivery log, for staff."""
+"""`/api/v1/notifications` and `/api/v1/templates`: the delivery log, resends and template previews, for staff."""
 from __future__ import annotations
+
+import logging
 
 from flask import Blueprint, current_app, g, request
 
 from services.notify.db import db
 from services.notify.deliveries import service
-from services.notify.deliveries.schemas import DeliveryPage, DeliveryQuery
+from services.notify.deliveries.rendering import LANGUAGES, SAMPLES, preview, template_problems
+from services.notify.deliveries.schemas import (DeliveryPage, DeliveryQuery, DeliveryRow, ResendRequest,
+                                                TemplatePreviews)
+from services.notify.deliveries.tasks import QUEUE, deliver
 from shared.auth import bearer_token, verify_staff_token
+from shared.db import utcnow
 from shared.web import ApiError
 
+log = logging.getLogger(__name__)
 bp = Blueprint("deliveries", __name__, url_prefix="/api/v1")
 
 
@@ -22,8 +29,45 @@ def _require_staff_token():
     g.staff = identity
 
 
+def _require_admin() -> None:
+    if not g.staff.is_admin:
+        raise ApiError(403, "forbidden", "Only an admin can do this.")
+
+
 @bp.get("/notifications")
 def list_notifications():
     query = DeliveryQuery().load(request.args)
-    page = service.list_deliveries(session=db.session, **query)
-    return DeliveryPage().dump(page)
+    page = service.list_deliveries(session=db.session, staff=g.staff, **query)
+    body = DeliveryPage().dump(page)
+    if g.staff.role == "reviewer":
+        # a reviewer may be in a blind round: an address names the candidate
+        for row in body["items"]:
+            row["recipient"] = None
+    return body
+
+
+@bp.post("/notifications/<int:delivery_id>/resend")
+def resend_notification(delivery_id: int):
+    _require_admin()
+    body = ResendRequest().load(request.get_json(silent=True) or {})
+    delivery = service.resend_delivery(session=db.session, delivery_id=delivery_id, staff=g.staff,
+                                       email=body["email"], now=utcnow())
+    db.session.commit()
+    try:  # after the commit, so the worker finds it pending
+        deliver.apply_async(args=[delivery.event_id], queue=QUEUE)
+    except Exception:
+        # it stays pending: retry_overdue sends it once the broker is back
+        log.exception("could not queue a resend", extra={"event_id": delivery.event_id})
+    return DeliveryRow().dump(delivery), 202
+
+
+@bp.get("/templates")
+def template_previews():
+    _require_admin()
+    items = []
+    for template in sorted(SAMPLES):
+        for language in LANGUAGES:
+            email = preview(template, language)
+            items.append({"template": template, "language": language, "sample": SAMPLES[template],
+                          "subject": email.subject, "text": email.text, "html": email.html})
+    return TemplatePreviews().dump({"items": items, "problems": template_problems()})

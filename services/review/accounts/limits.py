@@ -40,7 +40,8 @@ def init_limiter(app: Flask, settings: Settings) -> Limiter:
         # lock-out in the database still holds
         swallow_errors=True, in_memory_fallback_enabled=True)
     for endpoint in LIMITED_ENDPOINTS:
-        app.view_functions[endpoint] = limiter.limit(
+        # Flask-Limiter types its decorator's result as maybe async; these views stay synchronous
+        app.view_functions[endpoint] = limiter.limit(  # type: ignore[assignment]
             _login_rate_limit, methods=["POST"],
             error_message="Too many sign-in attempts from your address; wait a minute and try again.",
         )(app.view_functions[endpoint])

@@ -11,6 +11,7 @@ from shared.auth import StaffIdentity
 from shared.db import utcnow
 
 ROLES = ("admin", "coordinator", "reviewer")
+LANGUAGES = ("en", "fr")
 
 
 class User(UserMixin, Base):
@@ -22,6 +23,8 @@ class User(UserMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     departments: Mapped[list] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    # the language of the user's pages and labels: en or fr
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -1,7 +1,7 @@
 """Request and response shapes of the accounts API."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.review.accounts.models import ROLES
+from services.review.accounts.models import LANGUAGES, ROLES
 from services.review.departments import DEPARTMENT_CODES
 
 
@@ -19,17 +19,19 @@ class NewUser(Schema):
     password = fields.String(required=True, validate=validate.Length(min=12, max=1024))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     departments = fields.List(fields.String(validate=validate.OneOf(DEPARTMENT_CODES)), load_default=list)
+    language = fields.String(load_default="en", validate=validate.OneOf(LANGUAGES))
 
 
 class UserChange(Schema):
     active = fields.Boolean(truthy={True}, falsy={False})  # JSON true/false only
     role = fields.String(validate=validate.OneOf(ROLES))
     departments = fields.List(fields.String(validate=validate.OneOf(DEPARTMENT_CODES)))
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
 
     @validates_schema
     def _something(self, data, **kwargs):
         if not data:
-            raise ValidationError("Send at least one of active, role, departments.", "_schema")
+            raise ValidationError("Send at least one of active, role, departments, language.", "_schema")
 
 
 class UserOut(Schema):
@@ -38,4 +40,5 @@ class UserOut(Schema):
     role = fields.String()
     departments = fields.List(fields.String())
     active = fields.Boolean()
+    language = fields.String()
     created_at = fields.AwareDateTime()

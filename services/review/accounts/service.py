@@ -5,10 +5,11 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, delete, func, inspect, or_, select
+from sqlalchemy import CursorResult, and_, delete, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,13 +59,13 @@ def email_hash(email: str) -> str:
 
 
 def create_user(*, session: Session, email: str, password: str, role: str,
-                departments: list[str] | tuple[str, ...] = ()) -> User:
+                departments: list[str] | tuple[str, ...] = (), language: str = "en") -> User:
     """Add a user (flushed, not committed); DuplicateEmail when the email is taken."""
     email = normalise_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise DuplicateEmail(email)
     user = User(email=email, password_hash=hasher.hash(password), role=role,
-                departments=list(dict.fromkeys(departments)), active=True)
+                departments=list(dict.fromkeys(departments)), active=True, language=language)
     try:
         with session.begin_nested():
             session.add(user)
@@ -89,6 +90,7 @@ def _record_failure(*, session: Session, key: str, now: datetime, policy: Lockou
         except IntegrityError:
             # a concurrent failure for the same email created the row first: count on it
             throttle = _throttle(session, key)
+            assert throttle is not None, "the row whose insert conflicted with ours exists"
     if throttle.window_started_at <= now - policy.window:
         throttle.failures, throttle.window_started_at = 0, now
     throttle.failures += 1
@@ -143,7 +145,8 @@ def locked_users(*, session: Session, users: list[User]) -> set[int]:
 
 def unlock(*, session: Session, user: User) -> bool:
     """Lift a sign-in lock-out (and forget past failures); True when there was one."""
-    result = session.execute(delete(LoginThrottle).where(LoginThrottle.email_hash == email_hash(user.email)))
+    result = cast(CursorResult, session.execute(
+        delete(LoginThrottle).where(LoginThrottle.email_hash == email_hash(user.email))))
     return bool(result.rowcount)
 
 
@@ -161,7 +164,7 @@ def _active_admins_other_than(session: Session, user: User) -> int:
 
 
 def update_user(*, session: Session, user: User, active: bool | None = None, role: str | None = None,
-                departments: list[str] | None = None) -> User:
+                departments: list[str] | None = None, language: str | None = None) -> User:
     """Change a user's status, role or departments (not committed).
 
     Deactivating ends their browser sessions and refresh tokens at once; role and departments are read
@@ -175,6 +178,8 @@ def update_user(*, session: Session, user: User, active: bool | None = None, rol
         user.role = role
     if departments is not None:
         user.departments = list(dict.fromkeys(departments))
+    if language is not None:
+        user.language = language
     if active is not None and active != user.active:
         user.active = active
         if not active:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app, session as flask_session
-from sqlalchemy import delete, or_, update
+from sqlalchemy import CursorResult, delete, or_, update
 from sqlalchemy.orm import Session
 
 from services.review.accounts.models import StaffSession, User
@@ -70,9 +71,8 @@ def end(*, session: Session, session_id: str | None) -> None:
 
 def revoke_all(*, session: Session, user_id: int) -> int:
     """Revoke every live session of a user (not committed); returns how many."""
-    result = session.execute(update(StaffSession).where(StaffSession.user_id == user_id,
-                                                        StaffSession.revoked_at.is_(None))
-                             .values(revoked_at=utcnow()))
+    live = update(StaffSession).where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
+    result = cast(CursorResult, session.execute(live.values(revoked_at=utcnow())))
     return result.rowcount or 0
 
 

@@ -9,8 +9,9 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from services.review.accounts.models import RefreshToken, User
@@ -79,7 +80,6 @@ def rotate(*, session: Session, token: str, ttl: timedelta = DEFAULT_REFRESH_TTL
 
 def revoke_all(*, session: Session, user_id: int) -> int:
     """Revoke every live refresh token of a user (not committed); returns how many."""
-    result = session.execute(update(RefreshToken).where(RefreshToken.user_id == user_id,
-                                                        RefreshToken.revoked_at.is_(None))
-                             .values(revoked_at=utcnow()))
+    live = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+    result = cast(CursorResult, session.execute(live.values(revoked_at=utcnow())))
     return result.rowcount or 0

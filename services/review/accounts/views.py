@@ -30,13 +30,13 @@ LOCKED = ("Too many failed sign-in attempts for this account. Try again later, o
           "to unlock it.")
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, home: str | None = None) -> str:
     """Only a path on this site, so the login page cannot bounce anyone elsewhere."""
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
-    return url_for("applications.list_page")
+    return home or url_for("applications.list_page")
 
 
 def _lockout() -> service.LockoutPolicy:
@@ -83,12 +83,15 @@ def login():
             # signing in again from this browser ends the session it had, so a copy of that cookie dies too
             sessions.end(session=db.session, session_id=flask_session.get(sessions.COOKIE_KEY))
             session_id = sessions.start(session=db.session, user=user, idle_limit=sessions.idle_limit())
+            audit.record(session=db.session, actor=user.email, action="login", details={"via": "page"})
             db.session.commit()
             # a fresh cookie: nothing from before sign-in (a planted session, an old CSRF token) carries over
             flask_session.clear()
             flask_session[sessions.COOKIE_KEY] = session_id
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            # a reviewer's home is their queue
+            home = url_for("reviews.queue_page") if user.role == "reviewer" else None
+            return redirect(_safe_next(request.args.get("next"), home))
         db.session.commit()  # the failure counts towards the lock-out
         error = BAD_CREDENTIALS
     elif request.method == "POST":
@@ -109,7 +112,7 @@ def logout():
 
 @api.post("/auth/token")
 def issue_token():
-    payload = TokenRequest().load(request.get_json(silent=True))
+    payload = TokenRequest().load(request.get_json(silent=True) or {})
     try:
         user = service.authenticate(session=db.session, email=payload["email"], password=payload["password"],
                                     policy=_lockout())
@@ -119,13 +122,14 @@ def issue_token():
         db.session.commit()  # the failure counts towards the lock-out
         raise ApiError(401, "invalid_credentials", BAD_CREDENTIALS)
     refresh_token = tokens.issue(session=db.session, user=user, ttl=_refresh_ttl())
+    audit.record(session=db.session, actor=user.email, action="login", details={"via": "token"})
     db.session.commit()
     return jsonify(_token_pair(user, refresh_token))
 
 
 @api.post("/auth/refresh")
 def refresh():
-    payload = RefreshRequest().load(request.get_json(silent=True))
+    payload = RefreshRequest().load(request.get_json(silent=True) or {})
     try:
         user, refresh_token = tokens.rotate(session=db.session, token=payload["refresh_token"], ttl=_refresh_ttl())
     except tokens.RefreshRefused as exc:
@@ -158,12 +162,14 @@ def list_users():
 @api.post("/users")
 @api_admin_required
 def create_user():
-    payload = NewUser().load(request.get_json(silent=True))
+    payload = NewUser().load(request.get_json(silent=True) or {})
     try:
         user = service.create_user(session=db.session, **payload)
     except service.DuplicateEmail:
         raise ApiError(409, "duplicate_email", "A user with this email already exists.",
                        {"email": ["Already registered."]})
+    audit.record(session=db.session, actor=g.staff.email, action="user.created",
+                 details={"user_id": user.id, "role": user.role, "departments": user.departments})
     db.session.commit()
     log.info("user created", extra={"user_id": user.id, "role": user.role, "by": g.staff.user_id})
     return jsonify(UserOut().dump(user)), 201
@@ -182,7 +188,7 @@ def _change_user(user: User, changes: dict) -> None:
 @api.patch("/users/<int:user_id>")
 @api_admin_required
 def update_user(user_id: int):
-    changes = UserChange().load(request.get_json(silent=True))
+    changes = UserChange().load(request.get_json(silent=True) or {})
     user = _user_or_404(user_id)
     _change_user(user, changes)
     db.session.commit()

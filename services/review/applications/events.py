@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.review.applications.models import Application, ApplicationDepartment
+from services.review.reviews.service import assign_reviewers
 from shared.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,9 @@ def _row(session: Session, reference: str) -> Application:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(Application).values(reference=reference, problems=[], updated_at=utcnow())
                     .on_conflict_do_nothing(index_elements=["reference"]))
-    return session.scalar(
+    return session.scalars(
         select(Application).where(Application.reference == reference).with_for_update()
-        .execution_options(populate_existing=True))
+        .execution_options(populate_existing=True)).one()
 
 
 def _apply_status(application: Application, status: str, occurred_at: datetime) -> bool:
@@ -58,6 +59,8 @@ def on_submitted(*, session: Session, event: dict) -> None:
             for rank, code in enumerate(dict.fromkeys(data["departments"]), start=1)
         ]
     _apply_status(application, "submitted", event["occurred_at"])
+    # the status change may have come first, before the departments were known
+    assign_reviewers(session=session, application=application, correlation_id=event.get("correlation_id"))
 
 
 def on_checked(*, session: Session, event: dict) -> None:
@@ -77,6 +80,10 @@ def on_dossier_rendered(*, session: Session, event: dict) -> None:
     application.dossier_key = data["dossier_key"]
     application.dossier_pages = data["pages"]
     application.dossier_sha256 = data["sha256"]
+    application.blind_dossier_key = data.get("blind_dossier_key")
+    application.blind_dossier_pages = data.get("blind_pages")
+    application.blind_dossier_sha256 = data.get("blind_sha256")
+    application.dossier_flags = [dict(f) for f in data.get("flags") or []]
 
 
 def on_status_changed(*, session: Session, event: dict) -> None:
@@ -85,7 +92,8 @@ def on_status_changed(*, session: Session, event: dict) -> None:
     application.email = data["email"]
     application.name = application.name or data["name"]
     application.correspondence_language = application.correspondence_language or data["language"]
-    _apply_status(application, data["new"], event["occurred_at"])
+    if _apply_status(application, data["new"], event["occurred_at"]):
+        assign_reviewers(session=session, application=application, correlation_id=event.get("correlation_id"))
 
 
 HANDLERS = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.review.db import Base
@@ -50,10 +50,24 @@ class Application(Base):
     score_spread: Mapped[float | None]
     reviews_done: Mapped[int] = mapped_column(default=0)
     reviews_assigned: Mapped[int] = mapped_column(default=0)
+    # set by `application.erased` (services/review/privacy): the person is gone, the numbers stay
+    erased_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     departments: Mapped[list[ApplicationDepartment]] = relationship(
         order_by="ApplicationDepartment.rank", cascade="all, delete-orphan", lazy="selectin")
+
+    # PostgreSQL only (migration 0005): trigram indexes for the list's search (lower(...) LIKE '%q%'), and its
+    # newest-first and best-first orders with the gaps last
+    __table_args__ = (
+        Index("ix_applications_lower_name", func.lower(name).label("lower_name"), postgresql_using="gin",
+              postgresql_ops={"lower_name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index("ix_applications_lower_reference", func.lower(reference).label("lower_reference"),
+              postgresql_using="gin", postgresql_ops={"lower_reference": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index("ix_applications_submitted_at_desc", submitted_at.desc().nulls_last(),
+              id.desc()).ddl_if(dialect="postgresql"),
+        Index("ix_applications_score_desc", score.desc().nulls_last(), id.desc()).ddl_if(dialect="postgresql"),
+    )
 
     @property
     def department_codes(self) -> list[str]:

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 from services.review.applications.events import HANDLERS
 from services.review.db import DEAD_LETTERS, INBOX, db
+from services.review.privacy.service import on_erased, unless_erased
 from shared.bus import consume
 from shared.bus.consumer import event_consumer
+
+# an erased application stays erased whatever arrives late; `application.erased` anonymises (services/review/privacy)
+PRIVACY_AWARE_HANDLERS = {**{kind: unless_erased(handler) for kind, handler in HANDLERS.items()},
+                          "application.erased": on_erased}
 
 
 @event_consumer(name="review.handle_event", service="review", database=db, dead_letters=DEAD_LETTERS)
@@ -13,7 +18,7 @@ def handle_event(envelope: dict) -> bool:
 
     Failures are retried, then dead-lettered (never dropped): see shared.bus.consumer.
     """
-    return consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=HANDLERS)
+    return consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=PRIVACY_AWARE_HANDLERS)
 
 
 from services.review.applications import reconcile  # noqa: E402,F401  (registers review.reconcile)

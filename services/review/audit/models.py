@@ -1,7 +1,7 @@
-"""The audit log: who did what to which application."""
+"""The audit log: who did what to which application. Append-only: entries are never edited or deleted."""
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.review.db import Base
@@ -18,4 +18,19 @@ class AuditEntry(Base):
     details: Mapped[dict] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_audit_entries_reference_at", "reference", "at"),)
+    __table_args__ = (
+        Index("ix_audit_entries_reference_at", "reference", "at"),
+        Index("ix_audit_entries_at", "at"),
+        Index("ix_audit_entries_actor_at", "actor", "at"),
+        Index("ix_audit_entries_action_at", "action", "at"),
+    )
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised on any attempt to change or delete an audit entry (PostgreSQL refuses it too, by trigger)."""
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _refuse_changes(mapper, connection, target) -> None:
+    raise AuditLogIsAppendOnly(f"audit entry {target.id} cannot be changed or deleted")

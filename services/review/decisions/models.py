@@ -1,7 +1,7 @@
 """Decisions: recorded (revisable), then released to intake."""
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import ColumnElement, String, Text, exists
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.review.db import Base
@@ -26,3 +26,24 @@ class Decision(Base):
     @property
     def released(self) -> bool:
         return self.released_at is not None
+
+
+class DecisionProposal(Base):
+    """A coordinator's proposed decision, for an admin to accept or override; open until a decision follows."""
+    __tablename__ = "decision_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    # raised by every revision: an acceptance takes the version the admin saw, never a later one
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    reason_code: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(254))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def proposal_open() -> ColumnElement[bool]:
+    """A proposal no decision has settled yet: none recorded, or the last one recorded before it."""
+    return ~exists().where(Decision.reference == DecisionProposal.reference,
+                           Decision.decided_at >= DecisionProposal.proposed_at)

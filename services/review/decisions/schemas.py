@@ -1,16 +1,17 @@
 """Request and response shapes of the decisions API."""
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events import DECISIONS
 
 # Suggested in the UI; the API accepts any short code so offices can add their own.
 REASON_CODES = {
-    "strong_profile": "Strong profile for the department",
-    "good_fit": "Good fit, fewer places than candidates",
-    "limited_places": "Limited places",
-    "insufficient_experience": "Studies or experience do not match the department",
-    "weak_motivation": "Motivation statement not convincing",
-    "other": "Other (see note)",
+    "strong_profile": _l("Strong profile for the department"),
+    "good_fit": _l("Good fit, fewer places than candidates"),
+    "limited_places": _l("Limited places"),
+    "insufficient_experience": _l("Studies or experience do not match the department"),
+    "weak_motivation": _l("Motivation statement not convincing"),
+    "other": _l("Other (see note)"),
 }
 
 
@@ -55,3 +56,53 @@ class DecisionOut(Schema):
     released = fields.Boolean()
     released_at = fields.AwareDateTime(allow_none=True)
     released_by = fields.String(allow_none=True)
+
+
+class BulkDecisionIn(Schema):
+    """One decision with its reason for many applications at once."""
+    references = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
+                             validate=validate.Length(min=1, max=1000))
+    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    reason_code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]{1,64}$",
+                                                                        error="Use lower-case letters, digits and _."))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+
+
+class BulkResultOut(Schema):
+    reference = fields.String()
+    recorded = fields.Boolean()
+    version = fields.Integer()
+    code = fields.String()
+    message = fields.String()
+
+
+class ReleasableOut(Schema):
+    """What releasing a filtered list would send: how many candidates, in which languages."""
+    count = fields.Integer()
+    languages = fields.Dict(keys=fields.String(), values=fields.Integer())
+    decisions = fields.Dict(keys=fields.String(), values=fields.Integer())
+    items = fields.Function(lambda r: [{"reference": d.reference, "version": d.version, "decision": d.decision,
+                                        "language": a.correspondence_language or "en"} for d, a in r.rows])
+
+
+class ProposalIn(Schema):
+    """A coordinator's proposed decision: the decision, its reason and an optional note."""
+    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    reason_code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]{1,64}$",
+                                                                        error="Use lower-case letters, digits and _."))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+
+
+class AcceptProposalIn(Schema):
+    """The proposal's version the admin saw; without it, whatever is proposed now is accepted."""
+    version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+
+
+class ProposalOut(Schema):
+    reference = fields.String()
+    decision = fields.String()
+    version = fields.Integer()
+    reason_code = fields.String()
+    note = fields.String(allow_none=True)
+    proposed_by = fields.String()
+    proposed_at = fields.AwareDateTime()

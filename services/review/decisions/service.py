@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.review.applications.models import Application
-from services.review.applications.service import get_application
+from services.review.applications.service import filtered, get_application
 from services.review.audit import service as audit
 from services.review.db import OUTBOX
-from services.review.decisions.models import Decision
+from services.review.decisions.models import Decision, DecisionProposal, proposal_open
 from shared.auth import StaffIdentity
 from shared.bus import publish_event
 from shared.db import utcnow
@@ -50,6 +52,7 @@ def record_decision(*, session: Session, staff: StaffIdentity, reference: str, d
         raise ApiError(409, "not_under_review",
                             f"Only an application under review can be decided (this one is {application.status}).")
     revised = current is not None
+    proposal = open_proposal(session=session, reference=reference)
     if current is None:
         current = Decision(reference=reference, version=1)
     else:
@@ -63,8 +66,70 @@ def record_decision(*, session: Session, staff: StaffIdentity, reference: str, d
         raise ApiError(409, "conflict", "Someone recorded a decision at the same moment; reload.") from exc
     audit.record(session=session, actor=staff.email, action="decision.recorded", reference=reference,
                  details={"decision": decision, "reason_code": reason_code, "revised": revised,
-                          "version": current.version})
+                          "version": current.version, "proposed": proposal.decision if proposal else None})
     return current
+
+
+def open_proposal(*, session: Session, reference: str) -> DecisionProposal | None:
+    """The coordinators' proposal on an application, unless a decision was recorded since."""
+    return session.scalar(select(DecisionProposal).where(DecisionProposal.reference == reference, proposal_open()))
+
+
+def proposals_for(*, session: Session, references: Iterable[str]) -> dict[str, DecisionProposal]:
+    """The open proposals among `references`, by reference: one query for a page of the list."""
+    return {p.reference: p for p in session.scalars(select(DecisionProposal).where(
+        DecisionProposal.reference.in_(list(references)), proposal_open()))}
+
+
+def propose_decision(*, session: Session, staff: StaffIdentity, reference: str, decision: str, reason_code: str,
+                     note: str | None = None) -> DecisionProposal:
+    """Record or revise a coordinator's proposed decision on an application of their departments (not committed)."""
+    if staff.role != "coordinator":
+        raise ApiError(403, "forbidden", "Coordinators propose decisions; admins record them.")
+    application = get_application(session=session, staff=staff, reference=reference)
+    if application is None:
+        raise ApiError(404, "not_found", "No such application.")
+    if application.status != "under_review":
+        raise ApiError(409, "not_under_review",
+                       f"Only an application under review can be decided (this one is {application.status}).")
+    decided = decision_for(session=session, reference=reference)
+    if decided is not None and decided.released:
+        raise ApiError(409, "already_released", "The decision was released and can no longer change.")
+    proposal = session.scalar(select(DecisionProposal).where(DecisionProposal.reference == reference)
+                              .with_for_update().execution_options(populate_existing=True))
+    if proposal is None:
+        proposal = DecisionProposal(reference=reference, version=1)
+    else:
+        proposal.version += 1
+    proposal.decision, proposal.reason_code, proposal.note = decision, reason_code, note or None
+    proposal.proposed_by, proposal.proposed_at = staff.email, utcnow()
+    try:
+        with session.begin_nested():
+            session.add(proposal)
+    except IntegrityError as exc:
+        raise ApiError(409, "conflict", "Someone proposed a decision at the same moment; reload.") from exc
+    audit.record(session=session, actor=staff.email, action="decision.proposed", reference=reference,
+                 details={"decision": decision, "reason_code": reason_code, "version": proposal.version})
+    return proposal
+
+
+def accept_proposal(*, session: Session, staff: StaffIdentity, reference: str,
+                    version: int | None = None) -> Decision:
+    """Record the open proposal as the decision (admins only, not committed), if still at `version` when given."""
+    _admins_only(staff)
+    if get_application(session=session, staff=staff, reference=reference) is None:
+        raise ApiError(404, "not_found", "No such application.")
+    proposal = open_proposal(session=session, reference=reference)
+    if proposal is None:
+        raise ApiError(409, "no_proposal", "There is no open proposal on this application.")
+    if version is not None and version != proposal.version:
+        raise ApiError(409, "changed", "The proposal was changed after you saw it; check it and accept again.")
+    decision = record_decision(session=session, staff=staff, reference=reference, decision=proposal.decision,
+                               reason_code=proposal.reason_code, note=proposal.note)
+    audit.record(session=session, actor=staff.email, action="decision.proposal_accepted", reference=reference,
+                 details={"decision": proposal.decision, "proposed_by": proposal.proposed_by,
+                          "version": proposal.version})
+    return decision
 
 
 def release_decisions(*, session: Session, staff: StaffIdentity, references: list[str],
@@ -107,3 +172,57 @@ def release_decisions(*, session: Session, staff: StaffIdentity, references: lis
         released.append(reference)
     log.info("decisions released", extra={"released": len(released), "skipped": len(skipped)})
     return released, skipped
+
+
+def record_decisions(*, session: Session, staff: StaffIdentity, references: list[str], decision: str,
+                     reason_code: str, note: str | None = None) -> list[dict]:
+    """Record one decision on many applications (admins only, not committed); a result per reference.
+
+    A row that cannot be decided (not visible, not under review, released) is reported and changes nothing;
+    the others are recorded all the same.
+    """
+    _admins_only(staff)
+    results: list[dict] = []
+    for reference in dict.fromkeys(references):
+        try:
+            with session.begin_nested():
+                recorded = record_decision(session=session, staff=staff, reference=reference, decision=decision,
+                                           reason_code=reason_code, note=note)
+        except ApiError as exc:
+            results.append({"reference": reference, "recorded": False, "code": exc.code, "message": exc.message})
+        else:
+            results.append({"reference": reference, "recorded": True, "version": recorded.version})
+    log.info("decisions recorded in bulk", extra={"recorded": sum(r["recorded"] for r in results),
+                                                  "refused": sum(not r["recorded"] for r in results)})
+    return results
+
+
+@dataclass(frozen=True)
+class Releasable:
+    """Recorded, unreleased decisions on applications still under review, as a confirmation shows them."""
+
+    rows: list[tuple[Decision, Application]]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def languages(self) -> dict[str, int]:
+        """How many candidates will be emailed in each correspondence language."""
+        return dict(Counter(application.correspondence_language or "en" for _, application in self.rows))
+
+    @property
+    def decisions(self) -> dict[str, int]:
+        return dict(Counter(decision.decision for decision, _ in self.rows))
+
+
+def releasable(*, session: Session, staff: StaffIdentity, **filters) -> Releasable:
+    """The decisions a release of the list filtered by `filters` would send (admins only)."""
+    _admins_only(staff)
+    in_list = filtered(session=session, staff=staff, **filters).with_only_columns(Application.id)
+    rows = session.execute(
+        select(Decision, Application).join(Application, Application.reference == Decision.reference)
+        .where(Decision.released_at.is_(None), Application.status == "under_review", Application.id.in_(in_list))
+        .order_by(Application.reference)).all()
+    return Releasable(rows=list(rows))

@@ -1,6 +1,7 @@
 import io
 
 from services.intake.applications.tasks import check_application
+from shared.documents import DocumentStore
 from tests.factories import make_pdf, multipart
 
 
@@ -12,9 +13,10 @@ def submit(client, pdf, proof):
 
 def test_lost_document_makes_the_application_incomplete_until_replaced(client, settings, pdf, proof):
     reference, auth = submit(client, pdf, proof)
-    for path in (settings.documents_dir / "uploads").rglob("*"):
-        if path.is_file() and path.read_bytes() == proof:
-            path.unlink()
+    store = DocumentStore(settings.documents_dir)  # stored encrypted: compared through the store
+    for key in store.keys():
+        if store.read(key) == proof:
+            (settings.documents_dir / key).unlink()
     assert check_application.run(reference) == "incomplete"
     status = client.get(f"/api/v1/applications/{reference}", headers=auth).get_json()
     assert status["status"] == "incomplete" and status["problems"][0]["code"] == "document_unavailable"

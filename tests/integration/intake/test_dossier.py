@@ -7,6 +7,7 @@ from services.intake.applications.models import Application
 from services.intake.applications.tasks import check_application
 from services.intake.dossier.render import SafeFetcher, html_to_pdf
 from services.intake.dossier.tasks import render_dossier_task
+from shared.documents import DocumentStore
 from tests.factories import application_payload, make_docx, multipart
 
 
@@ -16,7 +17,7 @@ def submit(client, data):
 
 def rendered(session, settings, reference):
     application = session.scalars(select(Application).where(Application.reference == reference)).one()
-    return application, PdfReader(io.BytesIO((settings.documents_dir / application.dossier_key).read_bytes()))
+    return application, PdfReader(io.BytesIO(DocumentStore(settings.documents_dir).read(application.dossier_key)))
 
 
 def test_dossier_has_summary_then_every_uploaded_page(client, session, settings, pdf, proof):
@@ -39,18 +40,20 @@ def test_rendering_twice_keeps_one_dossier_key(client, session, settings, pdf, p
     reference = submit(client, multipart(cv=pdf, academic_proof=proof))["reference"]
     check_application.run(reference)
     assert render_dossier_task.run(reference) == render_dossier_task.run(reference)
-    assert len(list((settings.documents_dir / "dossiers").iterdir())) == 1
+    assert [k for k in DocumentStore(settings.documents_dir).keys() if k.startswith("dossiers/")] == [
+        f"dossiers/{reference.lower()}-blind.pdf", f"dossiers/{reference.lower()}.pdf"]
 
 
-def test_docx_cv_is_listed_not_appended(client, session, settings, proof):
+def test_docx_cv_is_converted_and_appended_under_its_own_bookmark(client, session, settings, proof):
     data = multipart(academic_proof=proof)
-    data["cv"] = (io.BytesIO(make_docx()), "cv.docx")
+    data["cv"] = (io.BytesIO(make_docx("Volunteer translator at the Quokka Foundation")), "cv.docx")
     reference = submit(client, data)["reference"]
     check_application.run(reference)
     render_dossier_task.run(reference)
     _, reader = rendered(session, settings, reference)
-    assert "Word document, available separately" in "".join(p.extract_text() for p in reader.pages)
-    assert [o.title for o in reader.outline if not isinstance(o, list)] == ["Summary", "Proof of studies or degree"]
+    starts = {o.title: reader.get_destination_page_number(o) for o in reader.outline}
+    assert list(starts) == ["Summary", "Curriculum vitae", "Proof of studies or degree"]
+    assert "Volunteer translator at the Quokka Foundation" in reader.pages[starts["Curriculum vitae"]].extract_text()
 
 
 def test_applicant_text_is_escaped_not_rendered_as_html(client, session, settings, pdf, proof):

@@ -9,7 +9,8 @@ from weasyprint import HTML
 
 from services.intake.dossier import render
 from services.intake.dossier.render import Attachment, render_dossier
-from tests.factories import make_pdf
+from services.intake.programme.defaults import DOCX
+from tests.factories import make_docx, make_pdf
 from tests.integration.intake.test_dossier_safety import CONTEXT
 
 REFERENCE = CONTEXT["reference"]
@@ -40,14 +41,17 @@ def test_every_page_carries_the_reference_and_its_number_of_the_total():
         assert f"{REFERENCE} · page {number} of {total}" in page.extract_text(), number
 
 
-def test_the_summary_is_the_only_html_rendered_for_a_dossier(monkeypatch):
-    # counts real WeasyPrint runs: the page numbers used to be a second HTML document
+def test_one_html_layout_per_dossier_holds_both_summaries_and_the_converted_word_documents(monkeypatch):
+    # counts real WeasyPrint runs: the page numbers, the blind summary and each DOCX could each have been one
     rendered_html = []
-    real = render.html_to_pdf
-    monkeypatch.setattr(render, "html_to_pdf", lambda html: rendered_html.append(html) or real(html))
-    render_dossier(context=CONTEXT, attachments=[Attachment("Curriculum vitae", make_pdf("CV", pages=4))],
-                   reference=REFERENCE)
-    assert len(rendered_html) == 1 and REFERENCE in rendered_html[0]
+    real = render.layout
+    monkeypatch.setattr(render, "layout", lambda html: rendered_html.append(html) or real(html))
+    rendered = render_dossier(context=CONTEXT, attachments=[
+        Attachment("Curriculum vitae", make_docx("Quokka keeper"), DOCX, "cv.docx"),
+        Attachment("Proof", make_pdf("Proof", pages=4))], reference=REFERENCE)
+    assert len(rendered_html) == 1
+    assert rendered_html[0].count(REFERENCE) >= 2 and "Quokka keeper" in rendered_html[0]
+    assert "Quokka keeper" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(rendered.blind.pdf)).pages)
 
 
 def test_the_stylesheet_and_fonts_are_parsed_once_per_process():

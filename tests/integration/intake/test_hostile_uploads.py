@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from services.intake.applications.models import Application
 from services.intake.applications.tasks import check_application
 from services.intake.db import OUTBOX
+from shared.documents import DocumentStore
 from tests import hostile
 from tests.factories import application_payload, multipart
 
@@ -26,6 +27,14 @@ DOCX_CASES = {
     "remote_object": (hostile.docx_with_remote_object, "document_external_content"),
     "dde_field": (hostile.docx_with_dde, "document_active_content"),
     "remote_picture_field": (hostile.docx_with_remote_picture, "document_external_content"),
+    # archives judged before anything opens them
+    "absolute_member_name": (lambda: hostile.docx_with_member("/etc/cron.d/evil"), "document_archive_unsafe_names"),
+    "climbing_member_name": (lambda: hostile.docx_with_member("word/../../evil.sh"), "document_archive_unsafe_names"),
+    "drive_member_name": (lambda: hostile.docx_with_member("C:\\evil.bat"), "document_archive_unsafe_names"),
+    "backslash_climbing_name": (lambda: hostile.docx_with_member("word\\..\\..\\evil"),
+                                "document_archive_unsafe_names"),
+    "too_many_members": (hostile.docx_with_many_members, "document_archive_bomb"),
+    "too_large_unpacked": (hostile.docx_too_large_unpacked, "document_archive_bomb"),
 }
 
 
@@ -76,9 +85,9 @@ def test_stored_file_accepted_under_older_rules_is_caught_at_the_check_and_canno
         client, session, settings, pdf, proof):
     created = submit(client, multipart(cv=pdf, academic_proof=proof)).get_json()
     auth = {"Authorization": f"Bearer {created['token']}"}
-    for path in (settings.documents_dir / "uploads").rglob("*"):
-        if path.is_file() and path.read_bytes() == proof:
-            path.write_bytes(hostile.launch_inside_chain())  # what the old inspection let through
+    application = session.scalars(select(Application).where(Application.reference == created["reference"])).one()
+    store = DocumentStore(settings.documents_dir)
+    store.put_at(application.document("academic_proof").key, hostile.launch_inside_chain())  # the old rules let it in
     assert check_application.run(created["reference"]) == "incomplete"
     status = client.get(f"/api/v1/applications/{created['reference']}", headers=auth).get_json()
     assert [p["code"] for p in status["problems"]] == ["document_active_content"]
@@ -108,5 +117,6 @@ def test_the_form_explains_a_refusal_in_words(client, session, settings, pdf):
         form["csrf_token"] = token.group(1)
     response = client.post("/apply", data=form, content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "the PDF is too complex to process" in response.get_data(as_text=True)
+    assert "The file is too complex to process; export it again or print it to a new PDF." in \
+        response.get_data(as_text=True)
     assert_nothing_stored(session, settings)

@@ -5,6 +5,7 @@ import pytest
 
 from services.intake.applications.tasks import check_application, handle_event
 from shared.events import make_event
+from shared.documents import DocumentStore
 from tests.factories import application_payload, make_pdf, multipart
 
 INTERNAL_REASON = "internal_x"
@@ -65,9 +66,10 @@ def test_eligibility_problems_stay_visible_to_the_candidate(client, pdf, proof):
 
 def test_completeness_problems_and_own_actions_stay_visible(client, settings, pdf, proof):
     reference, token = submit(client, pdf, proof)
-    for path in (settings.documents_dir / "uploads").rglob("*"):
-        if path.is_file() and path.read_bytes() == proof:
-            path.unlink()
+    store = DocumentStore(settings.documents_dir)  # stored encrypted: compared through the store
+    for key in store.keys():
+        if store.read(key) == proof:
+            (settings.documents_dir / key).unlink()
     assert check_application.run(reference) == "incomplete"
     auth = {"Authorization": f"Bearer {token}"}
 

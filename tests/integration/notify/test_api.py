@@ -10,8 +10,8 @@ from shared.auth import StaffIdentity, issue_staff_token
 from shared.db import utcnow
 from shared.keys import generate_signing_key
 
-ROW_FIELDS = {"event_id", "reference", "template", "recipient", "language", "state", "attempts", "last_error",
-              "created_at", "sent_at"}
+ROW_FIELDS = {"id", "event_id", "reference", "kind", "template", "recipient", "language", "state", "attempts",
+              "last_error", "next_attempt_at", "created_at", "sent_at"}
 
 
 @pytest.fixture

@@ -83,8 +83,9 @@ def test_download_is_an_attachment_and_audited_as_such(app, review_settings, adm
     assert response.headers["Content-Disposition"] == "attachment; filename=NIP27-0505-dossier.pdf"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     with app.app_context():
-        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.reference == "NIP27-0505")).all()
-    assert actions == ["dossier.downloaded"]
+        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.reference == "NIP27-0505")
+                                     .order_by(AuditEntry.id)).all()
+    assert actions == ["application.viewed", "dossier.downloaded"]  # the detail page, then the download
 
 
 def test_a_dossier_key_cannot_reach_outside_the_store(app, review_settings, admin, under_review, deliver):

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from shared.bus import consume, inbox_table, outbox_table, publish_event
 from shared.bus.relay import relay_once
-from shared.celery import make_celery
+from shared.celery import CORRELATION_HEADER, make_celery
 from shared.db import make_engine
 from shared.events import make_event
+from shared.logging import log_context
 from tests.conftest import fresh_database
 
 METADATA = MetaData()
@@ -78,6 +79,17 @@ def test_committed_event_reaches_each_subscriber_queue(session, broker, settings
     shown = f"[<application.status_changed {event['id']}>]"
     assert drain(broker, "review.events") == [{"task": "review.handle_event", "args": [event], "argsrepr": shown}]
     assert drain(broker, "notify.email") == [{"task": "notify.handle_event", "args": [event], "argsrepr": shown}]
+
+
+def test_the_relay_carries_an_events_correlation_id_to_its_task(session, broker, settings, engine):
+    with log_context(correlation="req-0123456789"):
+        publish_event(session=session, outbox=OUTBOX, event=checked_event())
+    publish_event(session=session, outbox=OUTBOX, event=checked_event("NIP27-CCCC-DDDD"))  # no request behind it
+    session.commit()
+    assert relay_once(engine, celery_for(settings, broker.url)) == 2
+
+    headers = [json.loads(raw)["headers"] for raw in reversed(broker.lrange("review.events", 0, -1))]
+    assert [h.get(CORRELATION_HEADER) for h in headers] == ["req-0123456789", None]
 
 
 def test_rolled_back_transaction_publishes_nothing(session, broker, settings, engine):

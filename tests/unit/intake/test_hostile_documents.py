@@ -125,3 +125,16 @@ def test_docx_with_too_many_members_is_a_bomb():
         for i in range(2100):
             archive.writestr(f"word/media/{i}.xml", "")
     assert rejected(buffer.getvalue(), CV).code == "document_archive_bomb"
+
+
+def test_docx_archive_names_are_judged_before_any_member_is_opened():
+    # the unsafe member is also not a valid deflate stream: refused for its name, never read
+    data = bytearray(hostile.docx_with_member("../../home/staff/.bashrc", b"echo owned" * 100))
+    start = data.index(b"../../home/staff/.bashrc") + len("../../home/staff/.bashrc")
+    data[start:start + 8] = b"\xff" * 8
+    assert rejected(bytes(data), CV).code == "document_archive_unsafe_names"
+
+
+def test_docx_with_ordinary_nested_member_names_is_accepted():
+    accepted = hostile.docx_with_member("word/media/image1.png", b"\x89PNG not really")
+    assert inspect_document(accepted, rule=CV).media_type == DOCX

@@ -91,3 +91,18 @@ def test_message_has_text_and_html_alternatives_and_a_message_id_from_the_event(
     assert parsed["To"] == "zoe@example.org"
     assert "présélectionnée" in parsed.get_body(("plain",)).get_content()
     assert "présélectionnée" in parsed.get_body(("html",)).get_content()
+
+
+def test_names_and_subject_outside_ascii_reach_the_reader_intact():
+    message = build_message(sender="Programme de stages — NIP <internships@example.org>",
+                            recipient="zoe@example.org", subject="Votre candidature présélectionnée",
+                            text="Bonjour Zoé", html="<p>Bonjour Zoé</p>", event_id="e1", reference=REFERENCE,
+                            reply_to="Équipe NIP <office@example.org>")
+    raw = message.as_bytes()
+    assert raw.isascii()  # every header and body travels over a plain 7-bit SMTP session
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["From"] == "Programme de stages — NIP <internships@example.org>"
+    assert parsed["Reply-To"] == "Équipe NIP <office@example.org>"
+    assert parsed["Subject"] == "Votre candidature présélectionnée"
+    assert parsed.get_body(("plain",)).get_content().strip() == "Bonjour Zoé"
+

@@ -56,7 +56,8 @@ def test_release_needs_at_least_one_reference():
 
 
 def test_empty_filters_mean_no_filter():
-    assert ListArgs().load(clean_args({"status": "", "department": "", "q": "", "page": "2"})) == \
+    loaded = ListArgs().load(clean_args({"status": "", "department": "", "q": "", "page": "2"}))
+    assert {k: loaded[k] for k in ("status", "department", "q", "page")} == \
         {"status": None, "department": None, "q": None, "page": 2}
 
 

@@ -1,10 +1,10 @@
-"""dossier variants (placeholder reserved for helper 'processing' (issue 7); fill in)
+"""dossier variants: the blind dossier beside the full one, and the documents a dossier could not include
 
 Revision ID: 0004
 Revises: 0003
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
 
 revision = '0004'
@@ -14,8 +14,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column('applications', sa.Column('blind_dossier_key', sa.String(length=200), nullable=True))
+    op.add_column('applications', sa.Column('blind_dossier_pages', sa.Integer(), nullable=True))
+    op.add_column('applications', sa.Column('blind_dossier_sha256', sa.String(length=64), nullable=True))
+    # existing rows: no flag known until their dossier is rendered again
+    op.add_column('applications', sa.Column('dossier_flags', sa.JSON(), nullable=False, server_default='[]'))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('applications') as batch:
+        batch.drop_column('dossier_flags')
+        batch.drop_column('blind_dossier_sha256')
+        batch.drop_column('blind_dossier_pages')
+        batch.drop_column('blind_dossier_key')

@@ -1,11 +1,12 @@
-"""data protection (placeholder reserved for helper 'privacy' (issue 11); fill in)
+"""data protection: references whose person was erased (no email recorded or sent for them again)
 
 Revision ID: 0004
 Revises: 0003
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
+from shared.db import UTCDateTime
 
 revision = '0004'
 down_revision = '0003'
@@ -14,8 +15,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        'erased_references',
+        sa.Column('reference', sa.String(length=64), nullable=False),
+        sa.Column('erased_at', UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('reference', name=op.f('pk_erased_references')),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('erased_references')

@@ -1,0 +1,1 @@
+"""The applicant's way back in: drafts, expiring links to the status page, "find my application"."""

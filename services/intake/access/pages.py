@@ -1,0 +1,130 @@
+"""The way back in, as pages: "find my application", expiring status links, drafts saved from the form."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, abort, current_app, make_response, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from services.intake.access import links, service
+from services.intake.access.models import Draft
+from services.intake.access.schemas import AccessLinkRequestSchema
+from services.intake.applications.service import applicant_token
+from services.intake.applications.views import parse_uploads
+from services.intake.db import db
+from services.intake.i18n import LANGUAGES, current_language
+from services.intake.programme.models import Call
+from shared.documents import DocumentStore
+
+log = logging.getLogger(__name__)
+bp = Blueprint("access", __name__)
+# itsdangerous' tokens for a reference are about 70 characters; anything far longer is not one of ours
+MAX_LINK_LENGTH = 300
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def _send_status_links(app: Flask, email: str) -> None:
+    with app.app_context():
+        settings = app.config["SETTINGS"]
+        try:
+            for application in service.applications_of(session=db.session, email=email):
+                signed = links.sign(token_key=settings.applicant_token_key, purpose="status",
+                                    reference=application.reference)
+                language = application.correspondence_language
+                service.publish_access_link(
+                    session=db.session, reference=application.reference, email=application.email,
+                    name=application.full_name, language=language, purpose="status",
+                    link=settings.intake_url + app.url_map.bind("").build(
+                        "access.open_status", {"signed": signed, "lang": language}),
+                    expires_at=links.expires_at(settings.access_link_hours))
+                log.info("status link requested", extra={"reference": application.reference})
+            db.session.commit()
+        except Exception:
+            # the applicant already has their answer; what failed is in the log, and they may ask again
+            db.session.rollback()
+            log.exception("status links not sent")
+        finally:
+            db.session.remove()
+
+
+def send_status_links_after_response(body, status: int, *, email: str):
+    """`body` at once; the lookup and the emails after it is sent, so known and unknown addresses look alike."""
+    response = make_response(body, status)
+    # the app itself, not the proxy: the lookup runs once the request context is gone
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as Flask
+    response.call_on_close(lambda: _send_status_links(app, email))
+    return response
+
+
+@bp.route("/find", methods=["GET", "POST"])
+def find():
+    errors: dict[str, list[str]] = {}
+    email = request.form.get("email", "")
+    if request.method == "POST":
+        try:
+            AccessLinkRequestSchema().load({"email": email})
+        except ValidationError as exc:
+            errors = exc.normalized_messages()
+        else:
+            return send_status_links_after_response(render_template("access/find_sent.html"), 200, email=email)
+    return render_template("access/find.html", errors=errors, email=email), 422 if errors else 200
+
+
+def _link_problem(problem: str, status: int):
+    return make_response(render_template("access/link_problem.html", problem=problem), status)
+
+
+def _verified(signed: str, *, purpose: str, hours: int) -> str:
+    """The reference behind a link, or the page that says why the link cannot be used."""
+    if len(signed) > MAX_LINK_LENGTH:
+        abort(_link_problem("invalid", 404))
+    try:
+        return links.verify(token_key=_settings().applicant_token_key, purpose=purpose, signed=signed, hours=hours)
+    except links.LinkExpired:
+        abort(_link_problem(f"{purpose}_expired", 410))
+    except links.LinkInvalid:
+        abort(_link_problem("invalid", 404))
+
+
+@bp.get("/access/status/<signed>")
+def open_status(signed: str):
+    reference = _verified(signed, purpose="status", hours=_settings().access_link_hours)
+    token = applicant_token(_settings().applicant_token_key, reference)
+    response = redirect(url_for("pages.status", reference=reference, token=token, lang=current_language()))
+    # the emailed link and the key it leads to stay out of referrers and shared caches
+    response.headers.update({"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+    return response
+
+
+def resumed_draft() -> Draft | None:
+    """The draft the form resumes (`draft` in the link or the form's hidden field), or None."""
+    signed = request.values.get("draft")
+    if not signed:
+        return None
+    reference = _verified(signed, purpose="draft", hours=_settings().draft_retention_days * 24)
+    draft = service.find_draft(session=db.session, reference=reference)
+    if draft is None:  # submitted since, or purged
+        abort(_link_problem("draft_gone", 410))
+    return draft
+
+
+def save_draft_from_form(*, call: Call, draft: Draft | None):
+    """Keep the form as typed (and any valid document), email the link to come back, say so."""
+    settings = _settings()
+    typed = request.form.get("correspondence_language")
+    language = typed if typed in LANGUAGES else current_language()
+    draft = service.save_draft(session=db.session, call=call, draft=draft, values=service.draft_values(request.form),
+                               uploads=parse_uploads(), store=DocumentStore(settings.documents_dir), language=language)
+    signed = links.sign(token_key=settings.applicant_token_key, purpose="draft", reference=draft.reference)
+    name = " ".join(draft.values.get(k, "").strip() for k in ("given_name", "family_name")).strip()
+    service.publish_access_link(
+        session=db.session, reference=draft.reference, email=draft.email, name=name, language=language,
+        link=f"{settings.intake_url}{url_for('pages.apply', draft=signed, lang=language)}",
+        expires_at=links.expires_at(settings.draft_retention_days * 24), purpose="draft")
+    db.session.commit()
+    log.info("draft saved", extra={"reference": draft.reference})
+    return render_template("access/draft_saved.html", draft=draft, days=settings.draft_retention_days)
+

@@ -1,0 +1,1 @@
+"""What notify knows about staff: who may read which application's emails, and the reviewers' daily digest."""

@@ -1,0 +1,1 @@
+"""Reviews: assignment of reviewers, the rubric, scores and the blind round."""

@@ -1,0 +1,138 @@
+"""The applicant's pages in a real browser: no serious or critical axe-core violations in either language, and
+the whole form completed with the keyboard alone."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from services.intake import create_app
+from services.intake.db import db
+from services.intake.programme.service import seed_call
+from tests.conftest import migrated_database
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.factories import MOTIVATION, make_pdf
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
+expect = playwright_api.expect
+
+SERIOUS = {"serious", "critical"}
+
+
+@pytest.fixture
+def intake_server(settings):
+    require_chromium()
+    app = create_app(dataclasses.replace(settings, intake_database_url=migrated_database("intake", "_a11y")))
+    with app.app_context():
+        seed_call(session=db.session, deadline=settings.call_deadline)
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def browser():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def assert_accessible(page) -> None:
+    violations = axe_api.Axe().run(page).response["violations"]
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations
+               if v["impact"] in SERIOUS]
+    assert not serious, f"{page.url}: {serious}"
+
+
+def tab_to(page, element_id: str, limit: int = 10) -> None:
+    """Press Tab until the control is focused, as a keyboard user moves through the form."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"{element_id} cannot be reached with Tab")
+
+
+def choose(page, element_id: str, option_text: str) -> None:
+    """Pick an option of a focused <select> by typing its first letters, as keyboard users do."""
+    tab_to(page, element_id)
+    page.keyboard.type(option_text)
+    selected = page.evaluate("document.activeElement.selectedOptions[0].textContent")
+    assert selected.startswith(option_text), f"{element_id}: {selected}"
+
+
+def attach(page, element_id: str, name: str, data: bytes) -> None:
+    tab_to(page, element_id)
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files({"name": name, "mimeType": "application/pdf", "buffer": data})
+
+
+def test_pages_pass_axe_in_both_languages(intake_server, browser):
+    page = browser.new_page()
+    for lang in ("en", "fr"):
+        page.goto(f"{intake_server}/apply?lang={lang}")
+        assert_accessible(page)
+        page.goto(f"{intake_server}/status/NIP27-AAAA-BBBB?lang={lang}")
+        assert_accessible(page)
+    # a form sent back with its errors shown beside the fields
+    page.goto(f"{intake_server}/apply?lang=fr")
+    page.evaluate("document.querySelector('form').noValidate = true")
+    page.get_by_role("button", name="Envoyer ma candidature").click()
+    expect(page.get_by_role("alert")).to_contain_text("Veuillez corriger les champs signalés.")
+    assert_accessible(page)
+
+
+def test_form_is_completed_with_the_keyboard_alone(intake_server, browser):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(f"{intake_server}/apply?lang=en")
+    tab_to(page, "given_name", limit=5)
+    page.keyboard.type("Lena")
+    for element_id, value in [("family_name", "Berg"), ("email", "lena@example.org"),
+                              ("date_of_birth", "03022001"), ("nationality", "Norway")]:
+        tab_to(page, element_id)
+        page.keyboard.type(value)
+    choose(page, "languages.en", "C1")
+    tab_to(page, "education.institution")
+    page.keyboard.type("University of Oslo")
+    choose(page, "education.degree_level", "Master")
+    tab_to(page, "education.field_of_study")
+    page.keyboard.type("Economics")
+    choose(page, "education.status", "I am still")
+    tab_to(page, "education.year_of_study")
+    page.keyboard.type("4")
+    choose(page, "department1", "Finance")
+    choose(page, "session", "March")
+    tab_to(page, "motivation")
+    page.keyboard.type(MOTIVATION)
+    attach(page, "cv", "cv.pdf", make_pdf("Curriculum vitae"))
+    attach(page, "academic_proof", "proof.pdf", make_pdf("Certificate of enrolment"))
+    tab_to(page, "consent")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # the privacy notice's link
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Submit my application"
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("status")).to_contain_text("Your application has been received.")
+    assert re.search(r"NIP27-\w{4}-\w{4}", page.locator(".reference").text_content())
+    assert_accessible(page)
+    page.get_by_role("link", name="Français").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Suivi de candidature")
+    expect(page.locator(".status")).to_have_text("reçue")
+    assert_accessible(page)
+    context.close()

@@ -1,0 +1,121 @@
+""""Find my application": the same answer for every address, an expiring emailed link when it is known."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+
+import itsdangerous.timed
+from sqlalchemy import select
+
+from services.intake.access import links
+from services.intake.db import OUTBOX
+from tests.factories import application_payload, make_pdf, multipart
+
+ANSWER = {"message": "If an application was sent from this address, a link to it is on its way by email."}
+
+
+@functools.cache
+def documents() -> tuple[bytes, bytes]:
+    return make_pdf("CV"), make_pdf("Proof")
+
+
+def submit(client, **overrides) -> dict:
+    cv, proof = documents()
+    data = multipart(application_payload(**overrides), cv=cv, academic_proof=proof)
+    response = client.post("/api/v1/applications", data=data, content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def access_events(session) -> list[dict]:
+    rows = session.execute(select(OUTBOX.c.body).where(OUTBOX.c.event_type == "application.access_requested")
+                           .order_by(OUTBOX.c.id)).scalars()
+    return [json.loads(body)[0]["data"] for body in rows]
+
+
+def csrf_token(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def emailed_path(link: str, settings) -> str:
+    assert link.startswith(settings.intake_url)
+    return link[len(settings.intake_url):]
+
+
+def test_known_and_unknown_addresses_get_the_same_answer_before_any_lookup(client, session):
+    submit(client, email="Known.Person@example.org", correspondence_language="fr")
+    answers = []
+    for email in ("nobody@example.org", "known.person@EXAMPLE.org"):
+        response = client.post("/api/v1/access-links", json={"email": email}, buffered=False)
+        # the answer is complete before the address is looked up: nothing is queued until it has been sent
+        answers.append((response.status_code, response.get_data(), access_events(session)))
+        response.close()
+    assert answers[0] == answers[1] == (202, answers[0][1], [])
+    assert json.loads(answers[0][1]) == ANSWER
+
+    sent = access_events(session)
+    assert len(sent) == 1
+    assert sent[0]["email"] == "Known.Person@example.org" and sent[0]["purpose"] == "status"
+    assert sent[0]["language"] == "fr" and "/access/status/" in sent[0]["link"]
+
+
+def test_the_emailed_link_opens_the_status_page_and_carries_no_applicant_key(client, session, settings):
+    created = submit(client)
+    client.post("/api/v1/access-links", json={"email": "ana.popescu@example.org"}).close()
+    link = access_events(session)[0]["link"]
+    assert created["token"] not in link
+
+    opened = client.get(emailed_path(link, settings))
+    assert opened.status_code == 302 and opened.headers["Referrer-Policy"] == "no-referrer"
+    page = client.get(opened.headers["Location"])
+    assert page.status_code == 200 and created["reference"] in page.get_data(as_text=True)
+
+
+def test_an_expired_link_is_refused_with_a_page_that_says_so(client, settings, monkeypatch):
+    created = submit(client)
+    three_days_ago = time.time() - 3 * 24 * 3600
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: three_days_ago)
+    signed = links.sign(token_key=settings.applicant_token_key, purpose="status", reference=created["reference"])
+    monkeypatch.undo()
+
+    response = client.get(f"/access/status/{signed}?lang=en")
+    assert response.status_code == 410
+    page = response.get_data(as_text=True)
+    assert "has expired" in page and "/find" in page and created["reference"] not in page
+
+
+def test_a_tampered_or_foreign_link_is_not_valid(client, settings):
+    created = submit(client)
+    signed = links.sign(token_key=settings.applicant_token_key, purpose="status", reference=created["reference"])
+    draft_link = links.sign(token_key=settings.applicant_token_key, purpose="draft", reference=created["reference"])
+    for bad in (signed[:-2] + "xx", draft_link, "x" * 400):
+        response = client.get(f"/access/status/{bad}?lang=en")
+        assert response.status_code == 404 and "not valid" in response.get_data(as_text=True)
+
+
+def test_bad_requests_get_a_clear_json_error(client):
+    invalid = client.post("/api/v1/access-links", json={"email": "not an address"})
+    assert invalid.status_code == 422 and set(invalid.get_json()["error"]["fields"]) == {"email"}
+    unknown_field = client.post("/api/v1/access-links", json={"email": "a@example.org", "reference": "X"})
+    assert unknown_field.status_code == 422
+    not_json = client.post("/api/v1/access-links", data="email=a@example.org")
+    assert not_json.status_code == 400 and not_json.get_json()["error"]["code"] == "malformed_json"
+
+
+def test_find_my_application_page_answers_the_same_and_emails_the_known(client, session):
+    submit(client)
+    pages = []
+    for email in ("someone.else@example.org", "ana.popescu@example.org"):
+        response = client.post("/find?lang=en", data={"email": email, "csrf_token": csrf_token(client, "/find")},
+                               buffered=False)
+        pages.append((response.status_code, response.get_data(as_text=True), access_events(session)))
+        response.close()
+    assert pages[0] == pages[1] and pages[0][0] == 200 and pages[0][2] == []
+    assert "Check your email" in pages[0][1]
+    assert [event["purpose"] for event in access_events(session)] == ["status"]
+
+    wrong = client.post("/find?lang=en", data={"email": "nope", "csrf_token": csrf_token(client, "/find")})
+    assert wrong.status_code == 422 and "Enter a valid email address." in wrong.get_data(as_text=True)

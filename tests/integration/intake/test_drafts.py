@@ -1,0 +1,134 @@
+"""Drafts: saved from the form, resumed from an emailed link, submitted once, never an application before."""
+from __future__ import annotations
+
+import io
+import time
+from datetime import timedelta
+
+import itsdangerous.timed
+
+from sqlalchemy import func, select, update
+
+from services.intake.access import links
+from services.intake.access.models import Draft
+from services.intake.access.tasks import purge_old_drafts
+from services.intake.applications.models import Application
+from services.intake.db import OUTBOX
+from shared.db import utcnow
+from tests.factories import MOTIVATION
+from tests.integration.intake.test_access_links import access_events, csrf_token, documents, emailed_path, submit
+
+
+def draft_form(client, **fields) -> dict:
+    return {"given_name": "Lena", "family_name": "Berg", "email": "lena.berg@example.org", "lang": "en",
+            "csrf_token": csrf_token(client, "/apply?lang=en"), "action": "save_draft", **fields}
+
+
+def save_draft(client, **fields):
+    return client.post("/apply?lang=en", data=draft_form(client, **fields), content_type="multipart/form-data")
+
+
+def full_form(client, draft_link: str) -> dict:
+    """The rest of the form, as the applicant completes it after coming back."""
+    return {"given_name": "Lena", "family_name": "Berg", "email": "lena.berg@example.org",
+            "date_of_birth": "2001-03-02", "nationality": "NO", "languages.en": "C1",
+            "education.institution": "UiO", "education.degree_level": "master",
+            "education.field_of_study": "Economics", "education.status": "enrolled", "education.year_of_study": "4",
+            "department1": "finance", "session": "march", "correspondence_language": "en", "consent": "yes",
+            "motivation": MOTIVATION, "lang": "en", "draft": draft_link.split("draft=")[1].split("&")[0],
+            "csrf_token": csrf_token(client, "/apply?lang=en")}
+
+
+def count(session, what) -> int:
+    return session.scalar(select(func.count()).select_from(what))
+
+
+def test_a_saved_draft_is_emailed_and_is_not_an_application(client, session):
+    response = save_draft(client, cv=(io.BytesIO(documents()[0]), "my-cv.pdf"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Draft saved" in page and "lena.berg@example.org" in page
+    assert count(session, Application) == 0 and count(session, Draft) == 1
+    [event] = access_events(session)
+    assert event["purpose"] == "draft" and event["email"] == "lena.berg@example.org" and event["name"] == "Lena Berg"
+    assert "/apply?draft=" in event["link"]
+    # nothing for review: no application.submitted, no status change
+    types = session.execute(select(OUTBOX.c.event_type)).scalars().all()
+    assert types == ["application.access_requested"]
+
+
+def test_the_link_brings_the_form_back_filled_in_and_submitting_it_makes_one_application(client, session, settings):
+    save_draft(client, cv=(io.BytesIO(documents()[0]), "my-cv.pdf"))
+    link = access_events(session)[0]["link"]
+    reference = session.scalar(select(Draft.reference))
+
+    page = client.get(emailed_path(link, settings)).get_data(as_text=True)
+    assert 'value="Lena"' in page and 'value="lena.berg@example.org"' in page
+    assert "Kept with your draft: my-cv.pdf" in page
+
+    form = full_form(client, link)
+    form["academic_proof"] = (io.BytesIO(documents()[1]), "proof.pdf")
+    submitted = client.post("/apply?lang=en", data=form, content_type="multipart/form-data")
+    assert submitted.status_code == 302, submitted.get_data(as_text=True)
+
+    application = session.scalars(select(Application)).one()
+    assert application.reference == reference and application.status == "submitted"
+    assert sorted(d.kind for d in application.documents) == ["academic_proof", "cv"]
+    assert application.document("cv").filename == "my-cv.pdf"
+    assert count(session, Draft) == 0
+    # the link served its purpose
+    again = client.get(emailed_path(link, settings))
+    assert again.status_code == 410 and "no longer exists" in again.get_data(as_text=True)
+
+
+def test_a_mistake_on_submitting_a_draft_keeps_it(client, session, settings):
+    save_draft(client)
+    link = access_events(session)[0]["link"]
+    form = full_form(client, link)
+    form["date_of_birth"] = "not a date"
+    response = client.post("/apply?lang=en", data=form, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert count(session, Application) == 0 and count(session, Draft) == 1
+    assert 'name="draft"' in response.get_data(as_text=True)
+
+
+def test_a_draft_does_not_block_applying(client, session):
+    save_draft(client, email="ana.popescu@example.org")
+    submit(client)
+    assert count(session, Application) == 1 and count(session, Draft) == 1
+
+
+def test_saving_a_draft_needs_an_address_to_send_the_link_to(client, session):
+    response = save_draft(client, email="not-an-address")
+    assert response.status_code == 422
+    assert 'aria-invalid="true"' in response.get_data(as_text=True)
+    assert count(session, Draft) == 0 and access_events(session) == []
+
+
+def test_saving_again_updates_the_same_draft(client, session, settings):
+    save_draft(client)
+    link = access_events(session)[0]["link"]
+    form = draft_form(client, given_name="Helena", draft=link.split("draft=")[1].split("&")[0])
+    assert client.post("/apply?lang=en", data=form, content_type="multipart/form-data").status_code == 200
+    draft = session.scalars(select(Draft)).one()
+    assert draft.values["given_name"] == "Helena"
+
+
+def test_drafts_left_longer_than_the_retention_are_purged(client, session, settings):
+    save_draft(client)
+    save_draft(client, email="recent@example.org")
+    old = utcnow() - timedelta(days=settings.draft_retention_days + 1)
+    session.execute(update(Draft).where(Draft.email == "lena.berg@example.org").values(updated_at=old))
+    assert purge_old_drafts.run() == 1
+    assert session.scalars(select(Draft.email)).all() == ["recent@example.org"]
+
+
+def test_an_expired_draft_link_says_so(client, session, settings, monkeypatch):
+    save_draft(client)
+    reference = session.scalar(select(Draft.reference))
+    too_old = time.time() - (settings.draft_retention_days + 1) * 24 * 3600
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: too_old)
+    signed = links.sign(token_key=settings.applicant_token_key, purpose="draft", reference=reference)
+    monkeypatch.undo()
+    response = client.get(f"/apply?lang=fr&draft={signed}")
+    assert response.status_code == 410
+    assert "Ce lien vers votre brouillon a expiré." in response.get_data(as_text=True)
