@@ -3,7 +3,7 @@
 Adding a string: write `_("...")` in Python (`from flask_babel import gettext as _`, or `lazy_gettext` at import
 time) or `{{ _("...") }}` / `{% trans %}...{% endtrans %}` in a template, then run `make i18n` (extract, update the
 en and fr catalogs, compile) and fill the new `msgstr` in translations/fr/LC_MESSAGES/messages.po; run `make i18n`
-again to compile. tests/unit/intake/test_i18n_catalogs.py fails while a message is missing or untranslated.
+again to compile. tests/unit/test_i18n_catalogs.py fails while a message is missing or untranslated.
 """
 from __future__ import annotations
 

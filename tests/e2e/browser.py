@@ -1,12 +1,16 @@
-"""What the browser tests share: Debian's chromium for Playwright, and an application seeded into review's
-read model through its own event handler."""
+"""What the browser tests share: Debian's chromium under Playwright, an app served on a free port, the staff
+sign-in, and an application seeded into review's read model through its own event handler."""
 from __future__ import annotations
 
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
+from werkzeug.serving import make_server
 
 from services.review.applications.tasks import handle_event
 from shared.db import utcnow
@@ -20,6 +24,45 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def require_chromium() -> None:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """`app` served on a free local port while the block runs; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@contextmanager
+def chromium():
+    """Debian's chromium driven by Playwright, closed when the block ends."""
+    from playwright.sync_api import sync_playwright  # the browser tests import-or-skip Playwright first
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    """Sign in on the staff login page at `base` (review's or notify's)."""
+    page.goto(f"{base}/login")
+    fill_sign_in(page, email, password)
+
+
+def fill_sign_in(page, email: str, password: str) -> None:
+    """Fill in and send the staff login form `page` shows."""
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def seed_under_review(reference: str, *, departments=("it",), dossier: tuple[str, int] | None = None) -> None:

@@ -25,7 +25,7 @@ from services.notify import create_app as create_notify
 from services.notify.deliveries.tasks import handle_event
 from services.notify.mailcatcher import MailCatcher, free_port
 from tests.conftest import migrated_database
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.e2e.browser import chromium, require_chromium
 from tests.factories import MOTIVATION, make_docx, make_pdf
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -92,72 +92,68 @@ def field(page, name: str):
 
 
 def test_a_french_applicant_saves_a_draft_comes_back_applies_and_finds_the_application_again(journey):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale="fr-FR")
-            page.goto(f"{journey.url}/apply?lang=fr")
-            field(page, "given_name").fill("Ingrid")
-            field(page, "family_name").fill("Halvorsen")
-            field(page, "email").fill(EMAIL)
-            page.get_by_role("button", name="Enregistrer comme brouillon").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Brouillon enregistré")
-            expect(page.get_by_role("status")).to_contain_text(EMAIL)
+    with chromium() as browser:
+        page = browser.new_page(locale="fr-FR")
+        page.goto(f"{journey.url}/apply?lang=fr")
+        field(page, "given_name").fill("Ingrid")
+        field(page, "family_name").fill("Halvorsen")
+        field(page, "email").fill(EMAIL)
+        page.get_by_role("button", name="Enregistrer comme brouillon").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Brouillon enregistré")
+        expect(page.get_by_role("status")).to_contain_text(EMAIL)
 
-            [draft_mail] = journey.mail()
-            assert draft_mail["To"] == EMAIL and "brouillon" in draft_mail["Subject"]
-            page.goto(journey.link_in(draft_mail))
-            expect(field(page, "given_name")).to_have_value("Ingrid")
-            expect(field(page, "email")).to_have_value(EMAIL)
+        [draft_mail] = journey.mail()
+        assert draft_mail["To"] == EMAIL and "brouillon" in draft_mail["Subject"]
+        page.goto(journey.link_in(draft_mail))
+        expect(field(page, "given_name")).to_have_value("Ingrid")
+        expect(field(page, "email")).to_have_value(EMAIL)
 
-            field(page, "date_of_birth").fill("2031-03-09")  # the mistake: a birth date in the future
-            field(page, "nationality").fill("Norvège")
-            field(page, "languages.en").select_option("C2")
-            field(page, "education.institution").fill("Université d'Oslo")
-            field(page, "education.degree_level").select_option("master")
-            field(page, "education.field_of_study").fill("Informatique")
-            field(page, "education.status").select_option("enrolled")
-            field(page, "education.year_of_study").fill("4")
-            field(page, "department1").select_option("it")
-            field(page, "session").select_option("march")
-            field(page, "motivation").fill(MOTIVATION)
-            cv = {"name": "cv.docx", "mimeType": DOCX, "buffer": make_docx("Curriculum vitae d'Ingrid Halvorsen")}
-            proof = {"name": "attestation.pdf", "mimeType": "application/pdf", "buffer": make_pdf("Attestation")}
-            field(page, "cv").set_input_files(cv)
-            field(page, "academic_proof").set_input_files(proof)
-            page.locator("#consent").check()
-            page.get_by_role("button", name="Envoyer ma candidature").click()
+        field(page, "date_of_birth").fill("2031-03-09")  # the mistake: a birth date in the future
+        field(page, "nationality").fill("Norvège")
+        field(page, "languages.en").select_option("C2")
+        field(page, "education.institution").fill("Université d'Oslo")
+        field(page, "education.degree_level").select_option("master")
+        field(page, "education.field_of_study").fill("Informatique")
+        field(page, "education.status").select_option("enrolled")
+        field(page, "education.year_of_study").fill("4")
+        field(page, "department1").select_option("it")
+        field(page, "session").select_option("march")
+        field(page, "motivation").fill(MOTIVATION)
+        cv = {"name": "cv.docx", "mimeType": DOCX, "buffer": make_docx("Curriculum vitae d'Ingrid Halvorsen")}
+        proof = {"name": "attestation.pdf", "mimeType": "application/pdf", "buffer": make_pdf("Attestation")}
+        field(page, "cv").set_input_files(cv)
+        field(page, "academic_proof").set_input_files(proof)
+        page.locator("#consent").check()
+        page.get_by_role("button", name="Envoyer ma candidature").click()
 
-            expect(page.get_by_role("alert")).to_contain_text("Veuillez corriger")
-            expect(field(page, "date_of_birth")).to_have_attribute("aria-invalid", "true")
-            expect(field(page, "given_name")).to_have_value("Ingrid")  # what was typed is kept
+        expect(page.get_by_role("alert")).to_contain_text("Veuillez corriger")
+        expect(field(page, "date_of_birth")).to_have_attribute("aria-invalid", "true")
+        expect(field(page, "given_name")).to_have_value("Ingrid")  # what was typed is kept
 
-            field(page, "date_of_birth").fill("2001-03-09")
-            field(page, "cv").set_input_files(cv)
-            field(page, "academic_proof").set_input_files(proof)
-            page.locator("#consent").check()
-            page.get_by_role("button", name="Envoyer ma candidature").click()
+        field(page, "date_of_birth").fill("2001-03-09")
+        field(page, "cv").set_input_files(cv)
+        field(page, "academic_proof").set_input_files(proof)
+        page.locator("#consent").check()
+        page.get_by_role("button", name="Envoyer ma candidature").click()
 
-            expect(page.get_by_role("heading", level=1)).to_have_text("Suivi de candidature")
-            reference = page.locator(".reference").inner_text()
-            assert re.fullmatch(r"NIP\d\d-\w{4}-\w{4}", reference)
-            expect(page.locator(".status")).to_have_text("reçue")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Suivi de candidature")
+        reference = page.locator(".reference").inner_text()
+        assert re.fullmatch(r"NIP\d\d-\w{4}-\w{4}", reference)
+        expect(page.locator(".status")).to_have_text("reçue")
 
-            # later, without the key: the way back from the status link in our emails
-            page.goto(f"{journey.url}/status/{reference}?lang=fr")
-            page.get_by_role("link", name="Clé perdue ?").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Retrouver ma candidature")
-            page.get_by_label("Courriel").fill(EMAIL)
-            page.get_by_role("button", name="M'envoyer un lien").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Consultez vos courriels")
+        # later, without the key: the way back from the status link in our emails
+        page.goto(f"{journey.url}/status/{reference}?lang=fr")
+        page.get_by_role("link", name="Clé perdue ?").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Retrouver ma candidature")
+        page.get_by_label("Courriel").fill(EMAIL)
+        page.get_by_role("button", name="M'envoyer un lien").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Consultez vos courriels")
 
-            status_mail = next(m for m in journey.mail() if "/access/status/" in m.get_body(("plain",)).get_content())
-            assert reference in status_mail["Subject"] and status_mail["To"] == EMAIL
-            link = journey.link_in(status_mail)
-            assert "token=" not in link
-            page.goto(link)
-            expect(page.get_by_role("heading", level=1)).to_have_text("Suivi de candidature")
-            expect(page.locator(".reference")).to_have_text(reference)
-            expect(page.locator(".status")).to_have_text("reçue")
-        finally:
-            browser.close()
+        status_mail = next(m for m in journey.mail() if "/access/status/" in m.get_body(("plain",)).get_content())
+        assert reference in status_mail["Subject"] and status_mail["To"] == EMAIL
+        link = journey.link_in(status_mail)
+        assert "token=" not in link
+        page.goto(link)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Suivi de candidature")
+        expect(page.locator(".reference")).to_have_text(reference)
+        expect(page.locator(".status")).to_have_text("reçue")

@@ -4,18 +4,16 @@ uploads opens without running anything."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 import pytest
-from werkzeug.serving import make_server
 
 from services.intake.dossier.render import Attachment, render_dossier
 from services.review import create_app
 from shared.documents import DocumentStore
 from tests import hostile
 from tests.conftest import migrated_database
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, seed_under_review
+from tests.e2e.browser import chromium, require_chromium, seed_under_review, serving, sign_in
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -41,45 +39,32 @@ def review_server(settings):
     key = f"dossiers/{REFERENCE.lower()}.pdf"
     DocumentStore(settings.documents_dir).put_at(key, rendered.pdf)
     seed_under_review(REFERENCE, dossier=(key, rendered.pages))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving(app) as base:
+        yield base
 
 
 def test_dossier_frame_shows_the_sandboxed_pdf_in_chromiums_viewer(review_server, tmp_path):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            dialogs = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            page.goto(f"{review_server}/login")
-            page.get_by_label("Email").fill(ADMIN)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            playwright_api.expect(page.get_by_role("heading", name="Applications")).to_be_visible()
+    with chromium() as browser:
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        sign_in(page, review_server, ADMIN, PASSWORD)
+        playwright_api.expect(page.get_by_role("heading", name="Applications")).to_be_visible()
 
-            page.goto(f"{review_server}/applications/{REFERENCE}")
-            frame = page.locator("iframe.dossier")
-            playwright_api.expect(frame).to_be_visible()
-            frame.scroll_into_view_if_needed()  # Chromium starts the viewer of an off-screen frame lazily
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                urls = [frame.url for frame in page.frames]
-                if any(u.startswith("chrome-extension://") for u in urls):
-                    break
-                time.sleep(0.2)
-            # the frame holds the PDF and Chromium's viewer runs in it; a blocked frame shows chrome-error://
-            assert any(u.endswith(f"/applications/{REFERENCE}/dossier.pdf") for u in urls), urls
-            assert any(u.startswith("chrome-extension://") for u in urls), urls
-            assert not any(u.startswith("chrome-error://") for u in urls), urls
-            time.sleep(1)
-            frame.screenshot(path=str(tmp_path / "dossier-frame.png"))  # kept for a human look when it fails
-            assert dialogs == []
-        finally:
-            browser.close()
+        page.goto(f"{review_server}/applications/{REFERENCE}")
+        frame = page.locator("iframe.dossier")
+        playwright_api.expect(frame).to_be_visible()
+        frame.scroll_into_view_if_needed()  # Chromium starts the viewer of an off-screen frame lazily
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            urls = [frame.url for frame in page.frames]
+            if any(u.startswith("chrome-extension://") for u in urls):
+                break
+            time.sleep(0.2)
+        # the frame holds the PDF and Chromium's viewer runs in it; a blocked frame shows chrome-error://
+        assert any(u.endswith(f"/applications/{REFERENCE}/dossier.pdf") for u in urls), urls
+        assert any(u.startswith("chrome-extension://") for u in urls), urls
+        assert not any(u.startswith("chrome-error://") for u in urls), urls
+        time.sleep(1)
+        frame.screenshot(path=str(tmp_path / "dossier-frame.png"))  # kept for a human look when it fails
+        assert dialogs == []

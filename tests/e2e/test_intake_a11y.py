@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from services.intake import create_app
 from services.intake.db import db
 from services.intake.programme.service import seed_call
 from tests.conftest import migrated_database
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.e2e.browser import chromium, require_chromium, serving
 from tests.factories import MOTIVATION, make_pdf
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -30,24 +28,14 @@ def intake_server(settings):
     with app.app_context():
         seed_call(session=db.session, deadline=settings.call_deadline)
         db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture
 def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def assert_accessible(page) -> None:

@@ -14,7 +14,7 @@ from services.notify.deliveries.models import Delivery
 from services.notify.deliveries.tasks import deliver, handle_event
 from services.notify.mailcatcher import free_port
 from tests.conftest import migrated_database
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, seed_under_review
+from tests.e2e.browser import chromium, require_chromium, seed_under_review, sign_in
 from tests.integration.notify.conftest import REFUSED_DOMAIN, Relay, make_status_changed, read_mail
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -57,34 +57,27 @@ def stack(settings):
 
 def test_admin_resends_a_refused_email_to_the_corrected_address(stack):
     review_url, notify_app, event, notify_settings = stack
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{review_url}/login")
-            page.get_by_label("Email").fill(ADMIN)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+    with chromium() as browser:
+        page = browser.new_page()
+        sign_in(page, review_url, ADMIN, PASSWORD)
 
-            page.get_by_role("link", name="Failed emails").click()
-            row = page.get_by_role("row").filter(has_text=REFERENCE)
-            playwright_api.expect(row).to_contain_text("recipient refused: 550 5.1.1 Mailbox does not exist")
-            row.get_by_role("link", name=REFERENCE).click()
-            playwright_api.expect(page.get_by_role("heading", level=1)).to_contain_text(f"Emails of {REFERENCE}")
+        page.get_by_role("link", name="Failed emails").click()
+        row = page.get_by_role("row").filter(has_text=REFERENCE)
+        playwright_api.expect(row).to_contain_text("recipient refused: 550 5.1.1 Mailbox does not exist")
+        row.get_by_role("link", name=REFERENCE).click()
+        playwright_api.expect(page.get_by_role("heading", level=1)).to_contain_text(f"Emails of {REFERENCE}")
 
-            page.get_by_label("Corrected address (optional)").fill("ingrid@example.org")
-            page.get_by_role("button", name="Resend").click()
-            playwright_api.expect(page.get_by_role("status")).to_contain_text("is queued again")
+        page.get_by_label("Corrected address (optional)").fill("ingrid@example.org")
+        page.get_by_role("button", name="Resend").click()
+        playwright_api.expect(page.get_by_role("status")).to_contain_text("is queued again")
 
-            with notify_app.app_context():  # what notify's worker does with the queued resend
-                deliver.run(event["id"])
-                notify_db.session.remove()
-            page.reload()
-            row = page.get_by_role("row").filter(has_text="under_review/en")
-            playwright_api.expect(row).to_contain_text("sent")
-            playwright_api.expect(row).to_contain_text("ingrid@example.org")
-        finally:
-            browser.close()
+        with notify_app.app_context():  # what notify's worker does with the queued resend
+            deliver.run(event["id"])
+            notify_db.session.remove()
+        page.reload()
+        row = page.get_by_role("row").filter(has_text="under_review/en")
+        playwright_api.expect(row).to_contain_text("sent")
+        playwright_api.expect(row).to_contain_text("ingrid@example.org")
     [mail] = read_mail(notify_settings.mail_dir)
     assert mail["To"] == "ingrid@example.org"
     with notify_app.app_context():

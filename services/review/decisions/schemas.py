@@ -13,13 +13,12 @@ REASON_CODES = {
     "weak_motivation": _l("Motivation statement not convincing"),
     "other": _l("Other (see note)"),
 }
+REASON_CODE = validate.Regexp(r"^[a-z0-9_]{1,64}$", error="Use lower-case letters, digits and _.")
 
 
 class DecisionIn(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
-    reason_code = fields.String(load_default=None, allow_none=True,
-                                validate=validate.Regexp(r"^[a-z0-9_]{1,64}$",
-                                                         error="Use lower-case letters, digits and _."))
+    reason_code = fields.String(load_default=None, allow_none=True, validate=REASON_CODE)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
 
 
@@ -58,14 +57,17 @@ class DecisionOut(Schema):
     released_by = fields.String(allow_none=True)
 
 
-class BulkDecisionIn(Schema):
+class ReasonedDecisionIn(Schema):
+    """A decision with its reason (required) and an optional note."""
+    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    reason_code = fields.String(required=True, validate=REASON_CODE)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+
+
+class BulkDecisionIn(ReasonedDecisionIn):
     """One decision with its reason for many applications at once."""
     references = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
                              validate=validate.Length(min=1, max=1000))
-    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
-    reason_code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]{1,64}$",
-                                                                        error="Use lower-case letters, digits and _."))
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
 
 
 class BulkResultOut(Schema):
@@ -85,12 +87,8 @@ class ReleasableOut(Schema):
                                         "language": a.correspondence_language or "en"} for d, a in r.rows])
 
 
-class ProposalIn(Schema):
+class ProposalIn(ReasonedDecisionIn):
     """A coordinator's proposed decision: the decision, its reason and an optional note."""
-    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
-    reason_code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]{1,64}$",
-                                                                        error="Use lower-case letters, digits and _."))
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
 
 
 class AcceptProposalIn(Schema):

@@ -5,6 +5,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,8 @@ from shared.web import ApiError
 
 log = logging.getLogger(__name__)
 
+Revisable = TypeVar("Revisable", Decision, DecisionProposal)
+
 
 def decision_for(*, session: Session, reference: str) -> Decision | None:
     return session.scalar(select(Decision).where(Decision.reference == reference))
@@ -32,6 +35,23 @@ def _admins_only(staff: StaffIdentity) -> None:
     # the views check this too; kept here so no future caller can skip it
     if not staff.is_admin:
         raise ApiError(403, "forbidden", "Only the programme office (admins) records and releases decisions.")
+
+
+def _save_revision(*, session: Session, model: type[Revisable], row: Revisable | None, reference: str,
+                   conflict: str, **fields) -> Revisable:
+    """`row` with its version raised (a new `model` at version 1 when None) and `fields` set, saved in a savepoint."""
+    if row is None:
+        row = model(reference=reference, version=1)
+    else:
+        row.version += 1
+    for name, value in fields.items():
+        setattr(row, name, value)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:  # another first one saved at the same moment: the unique reference refused ours
+        raise ApiError(409, "conflict", conflict) from exc
+    return row
 
 
 def record_decision(*, session: Session, staff: StaffIdentity, reference: str, decision: str,
@@ -53,17 +73,10 @@ def record_decision(*, session: Session, staff: StaffIdentity, reference: str, d
                             f"Only an application under review can be decided (this one is {application.status}).")
     revised = current is not None
     proposal = open_proposal(session=session, reference=reference)
-    if current is None:
-        current = Decision(reference=reference, version=1)
-    else:
-        current.version += 1
-    current.decision, current.reason_code, current.note = decision, reason_code, note or None
-    current.decided_by, current.decided_at = staff.email, utcnow()
-    try:
-        with session.begin_nested():
-            session.add(current)
-    except IntegrityError as exc:
-        raise ApiError(409, "conflict", "Someone recorded a decision at the same moment; reload.") from exc
+    current = _save_revision(session=session, model=Decision, row=current, reference=reference,
+                             conflict="Someone recorded a decision at the same moment; reload.",
+                             decision=decision, reason_code=reason_code, note=note or None,
+                             decided_by=staff.email, decided_at=utcnow())
     audit.record(session=session, actor=staff.email, action="decision.recorded", reference=reference,
                  details={"decision": decision, "reason_code": reason_code, "revised": revised,
                           "version": current.version, "proposed": proposal.decision if proposal else None})
@@ -97,17 +110,10 @@ def propose_decision(*, session: Session, staff: StaffIdentity, reference: str, 
         raise ApiError(409, "already_released", "The decision was released and can no longer change.")
     proposal = session.scalar(select(DecisionProposal).where(DecisionProposal.reference == reference)
                               .with_for_update().execution_options(populate_existing=True))
-    if proposal is None:
-        proposal = DecisionProposal(reference=reference, version=1)
-    else:
-        proposal.version += 1
-    proposal.decision, proposal.reason_code, proposal.note = decision, reason_code, note or None
-    proposal.proposed_by, proposal.proposed_at = staff.email, utcnow()
-    try:
-        with session.begin_nested():
-            session.add(proposal)
-    except IntegrityError as exc:
-        raise ApiError(409, "conflict", "Someone proposed a decision at the same moment; reload.") from exc
+    proposal = _save_revision(session=session, model=DecisionProposal, row=proposal, reference=reference,
+                              conflict="Someone proposed a decision at the same moment; reload.",
+                              decision=decision, reason_code=reason_code, note=note or None,
+                              proposed_by=staff.email, proposed_at=utcnow())
     audit.record(session=session, actor=staff.email, action="decision.proposed", reference=reference,
                  details={"decision": decision, "reason_code": reason_code, "version": proposal.version})
     return proposal

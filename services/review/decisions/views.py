@@ -36,13 +36,37 @@ def _flash_errors(form) -> None:
             flash(message, "error")
 
 
+def _on_application_page(reference: str, form, act, done, *, abort_on=(404,)):
+    """Run `act()` for a form posted from the application page and go back there, saying what happened."""
+    back = redirect(url_for("applications.detail_page", reference=reference))
+    if not form.validate_on_submit():
+        _flash_errors(form)
+        return back
+    try:
+        result = act()
+    except ApiError as exc:
+        db.session.rollback()
+        if exc.status in abort_on:
+            abort(exc.status, exc.message)
+        flash(exc.message, "error")
+        return back
+    db.session.commit()
+    flash(done(result), "success")
+    return back
+
+
+def _api_act(reference: str, act, schema_in, schema_out):
+    """`act` on one application with the posted JSON as `schema_in` loads it, committed; the result as JSON."""
+    payload = schema_in.load(request.get_json(silent=True) or {})
+    result = act(session=db.session, staff=g.staff, reference=reference, **payload)
+    db.session.commit()
+    return jsonify(schema_out.dump(result))
+
+
 @api.post("/applications/<reference>/decision")
 @api_admin_required
 def record_api(reference: str):
-    payload = DecisionIn().load(request.get_json(silent=True) or {})
-    decision = service.record_decision(session=db.session, staff=g.staff, reference=reference, **payload)
-    db.session.commit()
-    return jsonify(DecisionOut().dump(decision))
+    return _api_act(reference, service.record_decision, DecisionIn(), DecisionOut())
 
 
 @api.post("/decisions/release")
@@ -61,23 +85,13 @@ def release_api():
 @page_admin_required
 def record_page(reference: str):
     form = DecisionForm()
-    if not form.validate_on_submit():
-        _flash_errors(form)
-        return redirect(url_for("applications.detail_page", reference=reference))
-    try:
-        decision = service.record_decision(session=db.session, staff=g.staff, reference=reference,
-                                           decision=form.decision.data, reason_code=form.reason_code.data or None,
-                                           note=form.note.data or None)
-    except ApiError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404, exc.message)
-        flash(exc.message, "error")
-        return redirect(url_for("applications.detail_page", reference=reference))
-    db.session.commit()
-    flash(_("Decision recorded: %(decision)s. It is not sent to the candidate until released.",
-            decision=_decision_word(decision.decision)), "success")
-    return redirect(url_for("applications.detail_page", reference=reference))
+    return _on_application_page(
+        reference, form,
+        lambda: service.record_decision(session=db.session, staff=g.staff, reference=reference,
+                                        decision=form.decision.data, reason_code=form.reason_code.data or None,
+                                        note=form.note.data or None),
+        lambda decision: _("Decision recorded: %(decision)s. It is not sent to the candidate until released.",
+                           decision=_decision_word(decision.decision)))
 
 
 @bp.route("/applications/<reference>/release", methods=["GET", "POST"])
@@ -205,60 +219,34 @@ def _confirmed(value: str) -> tuple[str, int]:
 @api.post("/applications/<reference>/proposal")
 @api_staff_required
 def propose_api(reference: str):
-    payload = ProposalIn().load(request.get_json(silent=True) or {})
-    proposal = service.propose_decision(session=db.session, staff=g.staff, reference=reference, **payload)
-    db.session.commit()
-    return jsonify(ProposalOut().dump(proposal))
+    return _api_act(reference, service.propose_decision, ProposalIn(), ProposalOut())
 
 
 @api.post("/applications/<reference>/proposal/accept")
 @api_admin_required
 def accept_proposal_api(reference: str):
-    payload = AcceptProposalIn().load(request.get_json(silent=True) or {})
-    decision = service.accept_proposal(session=db.session, staff=g.staff, reference=reference, **payload)
-    db.session.commit()
-    return jsonify(DecisionOut().dump(decision))
+    return _api_act(reference, service.accept_proposal, AcceptProposalIn(), DecisionOut())
 
 
 @bp.post("/applications/<reference>/proposal")
 @page_staff_required
 def propose_page(reference: str):
     form = ProposalForm(prefix="proposal")
-    if not form.validate_on_submit():
-        _flash_errors(form)
-        return redirect(url_for("applications.detail_page", reference=reference))
-    try:
-        service.propose_decision(session=db.session, staff=g.staff, reference=reference,
-                                 decision=form.decision.data, reason_code=form.reason_code.data,
-                                 note=form.note.data or None)
-    except ApiError as exc:
-        db.session.rollback()
-        if exc.status in (403, 404):
-            abort(exc.status, exc.message)
-        flash(exc.message, "error")
-        return redirect(url_for("applications.detail_page", reference=reference))
-    db.session.commit()
-    flash(_("Proposal recorded: the programme office will decide."), "success")
-    return redirect(url_for("applications.detail_page", reference=reference))
+    return _on_application_page(
+        reference, form,
+        lambda: service.propose_decision(session=db.session, staff=g.staff, reference=reference,
+                                         decision=form.decision.data, reason_code=form.reason_code.data,
+                                         note=form.note.data or None),
+        lambda _proposal: _("Proposal recorded: the programme office will decide."), abort_on=(403, 404))
 
 
 @bp.post("/applications/<reference>/proposal/accept")
 @page_admin_required
 def accept_proposal_page(reference: str):
     form = AcceptProposalForm()
-    if not form.validate_on_submit():
-        _flash_errors(form)
-        return redirect(url_for("applications.detail_page", reference=reference))
-    try:
-        decision = service.accept_proposal(session=db.session, staff=g.staff, reference=reference,
-                                           version=form.version.data)
-    except ApiError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404, exc.message)
-        flash(exc.message, "error")
-        return redirect(url_for("applications.detail_page", reference=reference))
-    db.session.commit()
-    flash(_("Proposal accepted: %(decision)s recorded. It is not sent to the candidate until released.",
-            decision=_decision_word(decision.decision)), "success")
-    return redirect(url_for("applications.detail_page", reference=reference))
+    return _on_application_page(
+        reference, form,
+        lambda: service.accept_proposal(session=db.session, staff=g.staff, reference=reference,
+                                        version=form.version.data),
+        lambda decision: _("Proposal accepted: %(decision)s recorded. It is not sent to the candidate until "
+                           "released.", decision=_decision_word(decision.decision)))

@@ -3,6 +3,7 @@ import html
 import io
 import re
 
+import pytest
 from sqlalchemy import select
 
 from services.intake.applications.models import Application
@@ -46,16 +47,20 @@ def error_beside(page: str, field: str) -> str:
     return match.group(1)
 
 
-def test_apply_form_in_both_languages(client):
-    english = text(client.get("/apply?lang=en"))
-    french = text(client.get("/apply?lang=fr"))
+@pytest.fixture
+def apply_pages(client) -> tuple[str, str]:
+    """The application form as drawn in English and in French."""
+    return text(client.get("/apply?lang=en")), text(client.get("/apply?lang=fr"))
+
+
+def test_apply_form_in_both_languages(apply_pages):
+    english, french = apply_pages
     assert "Given name" in english and "Brussels time" in english and "January 31, 2027" in english
     assert "Prénom" in french and "Envoyer ma candidature" in french and "31 janvier 2027" in french
 
 
-def test_choices_have_human_labels_in_the_pages_language(client):
-    english = text(client.get("/apply?lang=en"))
-    french = text(client.get("/apply?lang=fr"))
+def test_choices_have_human_labels_in_the_pages_language(apply_pages):
+    english, french = apply_pages
     assert '<option value="master">Master\'s degree</option>' in english
     assert '<option value="enrolled">Je suis encore aux études</option>' in french
     assert '<option value="march">Session de mars</option>' in french
@@ -64,9 +69,8 @@ def test_choices_have_human_labels_in_the_pages_language(client):
     assert ">bachelor<" not in english and ">march<" not in english
 
 
-def test_nationality_is_chosen_from_country_names_in_the_pages_language(client):
-    english = text(client.get("/apply?lang=en"))
-    french = text(client.get("/apply?lang=fr"))
+def test_nationality_is_chosen_from_country_names_in_the_pages_language(apply_pages):
+    english, french = apply_pages
     assert 'list="countries"' in english
     assert '<option value="Belgium">' in english and '<option value="Germany">' in english
     assert '<option value="Belgique">' in french and '<option value="Allemagne">' in french
@@ -82,9 +86,8 @@ def test_french_country_name_is_stored_as_its_code(client, session):
     assert session.scalar(select(Application.nationality).where(Application.email == "lena@example.org")) == "NO"
 
 
-def test_uploads_show_their_size_and_type_limits_from_the_call(client):
-    english = text(client.get("/apply?lang=en"))
-    french = text(client.get("/apply?lang=fr"))
+def test_uploads_show_their_size_and_type_limits_from_the_call(apply_pages):
+    english, french = apply_pages
     assert "PDF or DOCX, up to 5 MB and 10 pages" in english
     assert "PDF, up to 10 MB and 20 pages" in english
     assert "PDF ou DOCX, jusqu’à 5 Mo et 10 pages" in french

@@ -39,21 +39,8 @@ ADMIN_EMAIL = "first.admin@example.org"
 
 
 @pytest.fixture(scope="module")
-def review_url():
-    return migrated_database("review", "_keys")
-
-
-@pytest.fixture(scope="module")
 def notify_url():
     return migrated_database("notify", "_keys")
-
-
-@pytest.fixture
-def review(settings, review_url):
-    app = create_review(dataclasses.replace(settings, review_database_url=review_url))
-    app.config["TESTING"] = True
-    with rolled_back(review_db):
-        yield app
 
 
 @pytest.fixture

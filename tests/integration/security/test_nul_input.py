@@ -1,36 +1,20 @@
 """A NUL character anywhere in a URL or a JSON body is a 400 in every service, never a database error (500)."""
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from services.review import create_app as create_review
 from services.review.accounts.service import create_user
 from services.review.db import db as review_db
-from tests.conftest import migrated_database, rolled_back
 
 PASSWORD = "a long enough password"
 ADMIN = "nul.admin@example.org"
 
 
-@pytest.fixture(scope="module")
-def review_url():
-    return migrated_database("review", "_nul")
-
-
-@pytest.fixture
-def review(settings, review_url):
-    app = create_review(dataclasses.replace(settings, review_database_url=review_url))
-    with rolled_back(review_db):
-        with app.app_context():
-            create_user(session=review_db.session, email=ADMIN, password=PASSWORD, role="admin", departments=[])
-            review_db.session.commit()
-        yield app
-
-
 @pytest.fixture
 def admin_headers(review):
+    with review.app_context():
+        create_user(session=review_db.session, email=ADMIN, password=PASSWORD, role="admin", departments=[])
+        review_db.session.commit()
     response = review.test_client().post("/api/v1/auth/token", json={"email": ADMIN, "password": PASSWORD})
     return {"Authorization": f"Bearer {response.get_json()['token']}"}
 

@@ -26,20 +26,18 @@ INSIDE, OUTSIDE = "NIP27-0701", "NIP27-0702"  # an `it` application assigned to 
 SCORES = {"academic_record": 3, "motivation": 3, "language_skills": 3, "department_relevance": 3}
 ACTORS = ("admin", "coordinator", "reviewer", "bystander")  # bystander: an `it` reviewer, not assigned
 
+ADMIN_ONLY = dict(admin=200, coordinator=404, reviewer=404, bystander=404)  # OUTSIDE, read by the office alone
+
 # (method, path, body, {actor: status on INSIDE}, {actor: status on OUTSIDE}); None: not checked here
 READS = [
     ("GET", "/api/v1/applications/{ref}", None,
-     dict(admin=200, coordinator=200, reviewer=200, bystander=404), dict(admin=200, coordinator=404, reviewer=404,
-                                                                        bystander=404)),
+     dict(admin=200, coordinator=200, reviewer=200, bystander=404), ADMIN_ONLY),
     ("GET", "/applications/{ref}/dossier.pdf", None,
-     dict(admin=200, coordinator=200, reviewer=200, bystander=404), dict(admin=200, coordinator=404, reviewer=404,
-                                                                        bystander=404)),
+     dict(admin=200, coordinator=200, reviewer=200, bystander=404), ADMIN_ONLY),
     ("GET", "/api/v1/applications/{ref}/reviews", None,
-     dict(admin=200, coordinator=200, reviewer=200, bystander=404), dict(admin=200, coordinator=404, reviewer=404,
-                                                                        bystander=404)),
+     dict(admin=200, coordinator=200, reviewer=200, bystander=404), ADMIN_ONLY),
     ("GET", "/api/v1/applications/{ref}/assignments", None,
-     dict(admin=200, coordinator=200, reviewer=403, bystander=404), dict(admin=200, coordinator=404, reviewer=404,
-                                                                        bystander=404)),
+     dict(admin=200, coordinator=200, reviewer=403, bystander=404), ADMIN_ONLY),
     ("GET", "/api/v1/review-settings", None,
      dict(admin=200, coordinator=403, reviewer=403, bystander=403), {}),
 ]
