@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import utcnow
 from shared.events import SUBSCRIBERS
+from shared.logging import correlation_id
 
 
 def publish_event(*, session: Session, outbox: Table, event: dict) -> None:
@@ -25,6 +26,8 @@ def publish_event(*, session: Session, outbox: Table, event: dict) -> None:
 
 def enqueue_task(*, session: Session, outbox: Table, task: str, queue: str, args: list) -> None:
     """Queue a Celery task to run once the caller's transaction has committed."""
+    # the request's correlation id goes with the task, so its log lines join the chain (the relay sends it on)
+    body = {"args": args, "correlation_id": correlation_id.get()}
     session.execute(
-        insert(outbox).values(task=task, queue=queue, body=json.dumps(args), created_at=utcnow())
+        insert(outbox).values(task=task, queue=queue, body=json.dumps(body), created_at=utcnow())
     )

@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 OUTBOX = outbox_table(MetaData())
 
 
+def task_arguments(row) -> tuple[list, str | None]:
+    """An outbox row's task arguments, and the correlation id the chain goes on with in the task's log lines."""
+    body = json.loads(row.body)
+    if isinstance(body, dict):  # a task row: {"args", "correlation_id"}
+        return body["args"], sane_id(body.get("correlation_id"))
+    # an event row, `[envelope]` (or a task row written before task rows carried their correlation id)
+    envelope = body[0] if row.event_id and body and isinstance(body[0], dict) else {}
+    return body, sane_id(envelope.get("correlation_id"))
+
+
 def relay_once(engine: Engine, celery: Celery, *, batch: int = 200) -> int:
     """Publish up to `batch` unsent rows of one database; returns how many were sent."""
     query = select(OUTBOX).where(OUTBOX.c.sent_at.is_(None)).order_by(OUTBOX.c.id).limit(batch)
@@ -38,12 +48,9 @@ def relay_once(engine: Engine, celery: Celery, *, batch: int = 200) -> int:
             return 0
         with celery.producer_or_acquire() as producer:
             for row in rows:
-                args = json.loads(row.body)
+                args, correlation = task_arguments(row)
                 # an event's envelope carries personal data: logs and monitors see its id only
                 shown = {"argsrepr": event_argsrepr(row.event_id, row.event_type)} if row.event_id else {}
-                # the event's chain goes on in the task's log lines and in the events it publishes
-                correlation = sane_id(args[0].get("correlation_id")) if row.event_id and args and isinstance(
-                    args[0], dict) else None
                 headers = {CORRELATION_HEADER: correlation} if correlation else None
                 celery.send_task(row.task, args=args, queue=row.queue, producer=producer, headers=headers, **shown)
         conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in rows])).values(sent_at=utcnow()))

@@ -22,6 +22,7 @@ from services.notify.deliveries.tasks import handle_event as notify_handle_event
 from services.notify.mailcatcher import MailCatcher, free_port
 from services.review.applications.tasks import handle_event as review_handle_event
 from services.review.db import db as review_db
+from shared.bus.relay import task_arguments
 from tests.factories import application_payload, make_pdf, multipart
 
 
@@ -68,12 +69,12 @@ def pump(apps, *, lose=lambda task, envelope: False) -> None:
     }
     while True:
         with apps.engines["intake"].connect() as conn:
-            rows = conn.execute(text("SELECT id, task, body FROM outbox WHERE sent_at IS NULL ORDER BY id")).all()
+            rows = conn.execute(text("SELECT id, task, body, event_id FROM outbox WHERE sent_at IS NULL ORDER BY id")).all()
             conn.execute(text("UPDATE outbox SET sent_at = now() WHERE sent_at IS NULL"))
         if not rows:
             return
         for row in rows:
-            args = json.loads(row.body)
+            args, _ = task_arguments(row)
             if row.task in ("review.handle_event", "notify.handle_event") and lose(row.task, args[0]):
                 continue
             app, run = runners[row.task]

@@ -9,6 +9,7 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.orm import Session
 
 from shared.bus import consume, inbox_table, outbox_table, publish_event
+from shared.bus.outbox import enqueue_task
 from shared.bus.relay import relay_once
 from shared.celery import CORRELATION_HEADER, make_celery
 from shared.db import make_engine
@@ -90,6 +91,20 @@ def test_the_relay_carries_an_events_correlation_id_to_its_task(session, broker,
 
     headers = [json.loads(raw)["headers"] for raw in reversed(broker.lrange("review.events", 0, -1))]
     assert [h.get(CORRELATION_HEADER) for h in headers] == ["req-0123456789", None]
+
+
+def test_the_relay_carries_a_queued_tasks_correlation_id(session, broker, settings, engine):
+    with log_context(correlation="req-check-42"):
+        enqueue_task(session=session, outbox=OUTBOX, task="intake.check_application", queue="intake.checks",
+                     args=["NIP27-AAAA-BBBB"])
+    enqueue_task(session=session, outbox=OUTBOX, task="intake.check_application", queue="intake.checks",
+                 args=["NIP27-CCCC-DDDD"])  # the sweeper's: no request behind it
+    session.commit()
+    assert relay_once(engine, celery_for(settings, broker.url)) == 2
+
+    messages = [json.loads(raw) for raw in reversed(broker.lrange("intake.checks", 0, -1))]
+    assert [m["headers"].get(CORRELATION_HEADER) for m in messages] == ["req-check-42", None]
+    assert [json.loads(base64.b64decode(m["body"]))[0] for m in messages] == [["NIP27-AAAA-BBBB"], ["NIP27-CCCC-DDDD"]]
 
 
 def test_rolled_back_transaction_publishes_nothing(session, broker, settings, engine):
