@@ -1,5 +1,4 @@
 import io
-import json
 
 from sqlalchemy import func, select
 
@@ -7,6 +6,7 @@ from services.intake.applications.models import Application
 from services.intake.applications.tasks import check_application, handle_event
 from services.intake.db import OUTBOX
 from services.intake.dossier.tasks import render_dossier_task
+from shared.bus.relay import task_arguments
 from shared.events import make_event
 from tests.factories import application_payload, make_docx, multipart
 
@@ -49,7 +49,8 @@ def test_submission_writes_events_and_the_check_to_the_outbox(client, session, p
         ("review.handle_event", "application.submitted"),
         ("intake.check_application", None),
     ]
-    assert json.loads(rows[-1].body) == [reference]
+    args, correlation = task_arguments(rows[-1])
+    assert args == [reference] and correlation  # the check joins the submitting request's chain
 
 
 def test_check_then_render_moves_an_eligible_application_to_review(client, session, pdf, proof, settings):

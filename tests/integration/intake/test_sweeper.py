@@ -1,4 +1,3 @@
-import json
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -6,12 +5,13 @@ from sqlalchemy import select, update
 from services.intake.applications.models import Application
 from services.intake.applications.tasks import check_application, sweep_stuck
 from services.intake.db import OUTBOX
+from shared.bus.relay import task_arguments
 from shared.db import utcnow
 from tests.factories import multipart
 
 
 def queued_tasks(session):
-    return [(row.task, json.loads(row.body)) for row in session.execute(
+    return [(row.task, task_arguments(row)[0]) for row in session.execute(
         select(OUTBOX).where(OUTBOX.c.event_id.is_(None)).order_by(OUTBOX.c.id))]
 
 
