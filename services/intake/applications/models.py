@@ -56,6 +56,9 @@ class Application(Base):
     blind_dossier_sha256: Mapped[str | None] = mapped_column(String(64))
     # documents the dossier could not include ([{code, message}]): staff open those by hand
     dossier_flags: Mapped[list] = mapped_column(default=list, server_default="[]")
+    # renders started and not finished since the last one that was: a document that gets its render killed
+    # (hard time limit, memory) is left out after a few, instead of killing every render again
+    dossier_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
