@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
 
     celery = make_celery("intake", settings=settings, flask_app=app, default_queue="intake.checks")
     celery.conf.beat_schedule = {
-        "sweep-stuck-work": {"task": "intake.sweep_stuck", "schedule": 300.0, "options": {"queue": "intake.checks"}},
+        "sweep-stuck-work": {"task": "intake.sweep_stuck", "schedule": 60.0, "options": {"queue": "intake.checks"}},
         "purge-old-drafts": {"task": "intake.purge_drafts", "schedule": 3600.0, "options": {"queue": "intake.checks"}},
         # notify's sweeper, scheduled by name: one beat for the whole stack
         "retry-overdue-email": {"task": "notify.retry_overdue", "schedule": 60.0, "options": {"queue": "notify.email"}},

@@ -27,6 +27,18 @@ from shared.events import make_event
 
 log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(minutes=10)
+# longer than a check, or a render up to its hard time limit, takes once started
+LOST_AFTER = timedelta(minutes=3)
+CHECK_QUEUE, RENDER_QUEUE = "intake.checks", "intake.render"
+
+
+def _patience(celery, session, queue: str) -> timedelta:
+    """How long work of `queue` may take before it is asked for again: short when none is waiting."""
+    if session.scalar(select(OUTBOX.c.id).where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.queue == queue).limit(1)):
+        return STUCK_AFTER
+    with celery.connection_for_read() as connection:
+        waiting = connection.default_channel.queue_declare(queue=queue, passive=False).message_count
+    return STUCK_AFTER if waiting else LOST_AFTER
 
 
 def load_locked(session, reference: str) -> Application | None:
@@ -101,18 +113,23 @@ def handle_event(envelope: dict) -> bool:
                    handlers={"decision.released": apply_released_decision})
 
 
-@shared_task(name="intake.sweep_stuck")
-def sweep_stuck() -> int:
-    """Ask again for checks and dossiers that should have finished long ago (a lost message)."""
+@shared_task(bind=True, name="intake.sweep_stuck")
+def sweep_stuck(self) -> int:
+    """Ask again for checks and dossiers that should have finished long ago (a lost message).
+
+    A message can be lost on its way to a worker when the broker goes away at that moment. While work of its
+    kind waits (in the outbox or the queue), an application may just be in line, and only one untouched for
+    STUCK_AFTER is asked for again; when nothing waits, one untouched for LOST_AFTER was lost.
+    """
     session = db.session
-    cutoff = utcnow() - STUCK_AFTER
     stuck = session.scalars(select(Application).where(
-        Application.status.in_(["submitted", "checking"]), Application.updated_at < cutoff)).all()
+        Application.status.in_(["submitted", "checking"]),
+        Application.updated_at < utcnow() - _patience(self.app, session, CHECK_QUEUE))).all()
     for application in stuck:
         request_check(session=session, application=application)
     unrendered = session.scalars(select(Application).where(
-        Application.checked_at < cutoff, Application.dossier_key.is_(None),
-        Application.status.in_(["under_review", "incomplete", "ineligible"]))).all()
+        Application.checked_at < utcnow() - _patience(self.app, session, RENDER_QUEUE),
+        Application.dossier_key.is_(None), Application.status.in_(["under_review", "incomplete", "ineligible"]))).all()
     for application in unrendered:
         request_render(session=session, application=application)
     session.commit()

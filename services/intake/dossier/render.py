@@ -172,14 +172,17 @@ class _Part:
     pages: list[PageObject] = field(default_factory=list)
 
 
-def render_dossier(*, context: dict, attachments: list[Attachment], reference: str) -> Rendered:
+def render_dossier(*, context: dict, attachments: list[Attachment], reference: str,
+                   left_out: str | None = None) -> Rendered:
     """The whole dossier and its blind variant; raises DossierRejected when it would exceed its bounds.
 
     A document that cannot be read or converted is named in the summary and flagged, never a failed render.
+    With `left_out` (a code of _LEFT_OUT), no document is opened: each is named and flagged with that code.
     """
     _freeze_what_lives_on()
     with apply_configuration(None, **PYPDF_LIMITS):  # None: on top of the current configuration
-        parts = [_prepare(attachment) for attachment in attachments]
+        parts = [_prepare(attachment) if left_out is None else _left_out(attachment, left_out)
+                 for attachment in attachments]
         while True:
             try:
                 return _render(context=context, parts=parts, reference=reference)
@@ -212,12 +215,19 @@ class _PartFailed(Exception):
 
 _LEFT_OUT = {"document_missing": "the stored file is missing or cannot be opened",
              "document_unreadable": "the PDF could not be read",
-             "document_not_converted": "the Word document could not be converted"}
+             "document_not_converted": "the Word document could not be converted",
+             "document_not_rendered": "the dossier could not be built with it within the time and memory allowed"}
 
 
 def _flag(part: _Part, code: str) -> dict:
     log.warning("document left out of the dossier", extra={"code": code})
     return {"code": code, "message": f"{part.label}: {_LEFT_OUT[code]}; it is not in the dossier, open it separately."}
+
+
+def _left_out(attachment: Attachment, code: str) -> _Part:
+    part = _Part(attachment.label, attachment.filename)
+    part.flag = _flag(part, code)
+    return part
 
 
 def _prepare(attachment: Attachment) -> _Part:

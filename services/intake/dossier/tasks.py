@@ -6,16 +6,17 @@ import resource
 import time
 
 from celery import Celery, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
 from services.intake.applications.checks import PROGRAMME_TZ
 from services.intake.applications.eligibility import age_on
 from services.intake.applications.models import Application
-from services.intake.applications.tasks import load_locked
+from services.intake.applications.tasks import RENDER_QUEUE, load_locked
 from services.intake.db import OUTBOX, db
 from services.intake.dossier.render import Attachment, DossierRejected, render_dossier
 from services.intake.programme.models import Call
@@ -26,7 +27,6 @@ from shared.events import make_event
 
 log = logging.getLogger(__name__)
 
-RENDER_QUEUE = "intake.render"
 
 
 def dossier_context(application: Application, call: Call) -> dict:
@@ -63,12 +63,18 @@ def dossier_key(reference: str, *, blind: bool = False) -> str:
     return f"dossiers/{reference.lower()}{'-blind' if blind else ''}.pdf"
 
 
+# renders of one application started and never finished (their process killed by the hard limit, the memory
+# cap or a crash in a native library) before its documents are left out and the summary alone is rendered
+MAX_RENDER_ATTEMPTS = 3
+
+
 # a database cut mid-render must not leave the application without a dossier until the sweeper; a document
-# that makes the renderer loop meets the soft limit (it is then left out as unreadable), the hard limit
-# ends the child whatever it was doing, and the worker lives on
-@shared_task(name="intake.render_dossier", soft_time_limit=60, time_limit=120, autoretry_for=(OperationalError,),
-             retry_backoff=True, retry_jitter=True, max_retries=10)
-def render_dossier_task(reference: str) -> str | None:
+# that makes the renderer loop meets the soft limit (it is then left out), the hard limit ends the child
+# whatever it was doing, and the worker lives on; the attempts counted on the row end a document that does
+# that every time
+@shared_task(bind=True, name="intake.render_dossier", soft_time_limit=60, time_limit=120,
+             autoretry_for=(OperationalError,), retry_backoff=True, retry_jitter=True, max_retries=10)
+def render_dossier_task(self, reference: str) -> str | None:
     """Build the dossier PDF and its blind variant, store them under the application's keys, tell review."""
     session = db.session
     application = session.scalars(select(Application).where(Application.reference == reference)
@@ -82,9 +88,23 @@ def render_dossier_task(reference: str) -> str | None:
     labels = {d["kind"]: d["label"] for d in call.documents}
     attachments = [Attachment(labels.get(d.kind, d.kind), _stored(store, d.key), d.media_type, d.filename)
                    for d in application.documents]
+    unfinished = application.dossier_attempts
+    if self.request.retries == 0:  # a retry after a database error is the same attempt, not a killed one
+        _count_attempt(session, reference)
+    left_out = "document_not_rendered" if unfinished >= MAX_RENDER_ATTEMPTS else None
     started = time.perf_counter()
     try:
-        rendered = render_dossier(context=context, attachments=attachments, reference=reference)
+        try:
+            rendered = render_dossier(context=context, attachments=attachments, reference=reference,
+                                      left_out=left_out)
+        except SoftTimeLimitExceeded:
+            if left_out is not None:
+                raise
+            # the limit fell where the render could not name the slow document: all are left out, and the
+            # summary alone is rendered in the time left before the hard limit
+            log.warning("dossier render past its soft time limit", extra={"reference": reference})
+            rendered = render_dossier(context=context, attachments=attachments, reference=reference,
+                                      left_out="document_not_rendered")
     except DossierRejected as rejected:
         session.rollback()
         _record_failure(session, reference, rejected)
@@ -105,6 +125,7 @@ def render_dossier_task(reference: str) -> str | None:
     application.dossier_sha256, application.dossier_rendered_at = rendered.sha256, utcnow()
     application.blind_dossier_key, application.blind_dossier_pages = blind_key, rendered.blind.pages
     application.blind_dossier_sha256, application.dossier_flags = rendered.blind.sha256, list(rendered.flags)
+    application.dossier_attempts = 0
     publish_event(session=session, outbox=OUTBOX, event=make_event("dossier.rendered", {
         "reference": reference, "dossier_key": key, "pages": rendered.pages, "sha256": rendered.sha256,
         "blind_dossier_key": blind_key, "blind_pages": rendered.blind.pages, "blind_sha256": rendered.blind.sha256,
@@ -115,6 +136,14 @@ def render_dossier_task(reference: str) -> str | None:
                                         "flags": [f["code"] for f in rendered.flags],
                                         "render_seconds": round(render_seconds, 4)})
     return key
+
+
+def _count_attempt(session, reference: str) -> None:
+    """Record, before anything is opened, that a render of `reference` started (committed: a killed process
+    leaves it counted). Only this column changes: updated_at stays the status's own."""
+    session.execute(update(Application).where(Application.reference == reference).values(
+        dossier_attempts=Application.dossier_attempts + 1, updated_at=Application.updated_at))
+    session.commit()
 
 
 def _stored(store: DocumentStore, key: str) -> bytes | None:
@@ -133,6 +162,7 @@ def _record_failure(session, reference: str, rejected: DossierRejected) -> None:
     again gives the same answer until the documents change."""
     application = load_locked(session, reference)
     if application is not None:
+        application.dossier_attempts = 0
         kept = [p for p in application.problems or [] if p.get("code") != rejected.code]
         application.problems = [*kept, {"code": rejected.code, "message": (
             "The application's file for reviewers could not be assembled from the uploaded PDFs; "
