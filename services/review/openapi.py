@@ -66,7 +66,12 @@ def build_spec() -> dict:
     spec.path("/api/v1/users/{user_id}", operations={"patch": {
         "summary": "Change a user's role, departments or active flag (admins)", "security": STAFF,
         "parameters": [user_id], "requestBody": _body("UserChange"),
-        "responses": {"200": _ok("The user", "User"), **errors("400", "401", "403", "404", "409")}}})
+        "responses": {"200": _ok("The user, and what became of their open assignments", {"allOf": [ref("User"), {
+            "type": "object", "properties": {"assignments": {
+                "type": "object", "description": "unscored assignments the change left them unable to keep: "
+                "moved to another reviewer of the same department, or removed when there was none",
+                "properties": {"moved": {"type": "integer"}, "unassigned": {"type": "integer"}}}}}]}),
+            **errors("400", "401", "403", "404", "409")}}})
     spec.path("/api/v1/users/{user_id}/unlock", operations={"post": {
         "summary": "Lift a sign-in lock-out (admins)", "security": STAFF, "parameters": [user_id],
         "responses": {"200": _ok("The user", "User"), **errors("401", "403", "404")}}})

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.review.accounts import sessions, tokens
 from services.review.accounts.models import LoginThrottle, User
+from services.review.reviews.service import Handover, hand_over_assignments
 from shared.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -163,13 +164,14 @@ def _active_admins_other_than(session: Session, user: User) -> int:
         and_(User.role == "admin", User.active.is_(True), User.id != user.id))) or 0
 
 
-def update_user(*, session: Session, user: User, active: bool | None = None, role: str | None = None,
-                departments: list[str] | None = None, language: str | None = None) -> User:
-    """Change a user's status, role or departments (not committed).
+def update_user(*, session: Session, user: User, by: str, active: bool | None = None, role: str | None = None,
+                departments: list[str] | None = None, language: str | None = None) -> Handover:
+    """Change a user's status, role or departments (not committed) on behalf of the admin `by`.
 
     Deactivating ends their browser sessions and refresh tokens at once; role and departments are read
-    afresh on every request, so they take effect at the next one. LastAdmin when the change would leave
-    no active admin.
+    afresh on every request, so they take effect at the next one. The open assignments the change leaves
+    them unable to keep go to other reviewers in the same transaction (what became of them is returned).
+    LastAdmin when the change would leave no active admin.
     """
     stays_admin = (role or user.role) == "admin" and (user.active if active is None else active)
     if user.is_admin and user.active and not stays_admin and not _active_admins_other_than(session, user):
@@ -187,7 +189,7 @@ def update_user(*, session: Session, user: User, active: bool | None = None, rol
             revoked = tokens.revoke_all(session=session, user_id=user.id)
             log.info("user deactivated", extra={"user_id": user.id, "sessions_ended": ended,
                                                 "refresh_tokens_revoked": revoked})
-    return user
+    return hand_over_assignments(session=session, reviewer=user, actor=by)
 
 
 def ensure_first_admin(*, session: Session, email: str | None, password: str | None) -> bool:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, \
     session as flask_session, url_for
+from flask_babel import gettext
 from flask_login import login_required, login_user, logout_user
 
 from services.review.accounts import service, sessions, tokens
@@ -17,6 +18,8 @@ from services.review.accounts.models import ROLES, User
 from services.review.accounts.schemas import NewUser, RefreshRequest, TokenRequest, UserChange, UserOut
 from services.review.audit import service as audit
 from services.review.db import db
+from services.review.i18n import role_label
+from services.review.reviews.service import Handover
 from shared.auth import STAFF_ACCESS_TOKEN_TTL, issue_staff_token
 from shared.db import utcnow
 from shared.web import ApiError, error_response
@@ -175,14 +178,24 @@ def create_user():
     return jsonify(UserOut().dump(user)), 201
 
 
-def _change_user(user: User, changes: dict) -> None:
+def _change_user(user: User, changes: dict) -> Handover:
     try:
-        service.update_user(session=db.session, user=user, **changes)
+        handover = service.update_user(session=db.session, user=user, by=g.staff.email, **changes)
     except service.LastAdmin:
         db.session.rollback()
         raise ApiError(409, "last_admin", "This would leave no active admin.")
     audit.record(session=db.session, actor=g.staff.email, action="user.updated",
-                 details={"user_id": user.id, **changes})
+                 details={"user_id": user.id, **changes, "assignments_moved": handover.moved,
+                          "assignments_unassigned": handover.unassigned})
+    return handover
+
+
+def _handover_message(handover: Handover) -> str:
+    """What the admin is told became of the user's open assignments; empty when they had none to give up."""
+    if not handover.moved and not handover.unassigned:
+        return ""
+    return " " + gettext("Open assignments moved to other reviewers: %(moved)d; left without a reviewer: %(left)d.",
+                         moved=handover.moved, left=handover.unassigned)
 
 
 @api.patch("/users/<int:user_id>")
@@ -190,10 +203,11 @@ def _change_user(user: User, changes: dict) -> None:
 def update_user(user_id: int):
     changes = UserChange().load(request.get_json(silent=True) or {})
     user = _user_or_404(user_id)
-    _change_user(user, changes)
+    handover = _change_user(user, changes)
     db.session.commit()
     log.info("user updated", extra={"user_id": user.id, "fields": sorted(changes), "by": g.staff.user_id})
-    return jsonify(_user_out(user, service.locked_users(session=db.session, users=[user])))
+    return jsonify({**_user_out(user, service.locked_users(session=db.session, users=[user])),
+                    "assignments": {"moved": handover.moved, "unassigned": handover.unassigned}})
 
 
 @api.post("/users/<int:user_id>/unlock")
@@ -228,22 +242,25 @@ def update_user_page(user_id: int):
     user = service.get_user(session=db.session, user_id=user_id)
     if user is None:
         abort(404, "No such user.")
-    action = form.action.data
+    action, handover = form.action.data, Handover()
     try:
         if action == "unlock":
             service.unlock(session=db.session, user=user)
             audit.record(session=db.session, actor=g.staff.email, action="user.unlocked",
                          details={"user_id": user.id})
-            message = f"{user.email} can sign in again."
-        elif action in ("activate", "deactivate"):
-            _change_user(user, {"active": action == "activate"})
-            message = f"{user.email} is {action}d." + (" Their sessions have ended." if action == "deactivate" else "")
+            message = gettext("%(email)s can sign in again.", email=user.email)
+        elif action == "activate":
+            handover = _change_user(user, {"active": True})
+            message = gettext("%(email)s is active again.", email=user.email)
+        elif action == "deactivate":
+            handover = _change_user(user, {"active": False})
+            message = gettext("%(email)s is deactivated. Their sessions have ended.", email=user.email)
         else:
-            _change_user(user, {"role": form.role.data, "departments": form.departments.data})
-            message = f"{user.email} is now {form.role.data}."
+            handover = _change_user(user, {"role": form.role.data, "departments": form.departments.data})
+            message = gettext("%(email)s is now %(role)s.", email=user.email, role=role_label(form.role.data))
     except ApiError as exc:
         flash(exc.message, "error")
         return redirect(url_for("accounts.users_page"))
     db.session.commit()
-    flash(message, "success")
+    flash(message + _handover_message(handover), "success")
     return redirect(url_for("accounts.users_page"))

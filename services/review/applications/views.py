@@ -19,7 +19,7 @@ from services.review.decisions.forms import (AcceptProposalForm, BulkDecisionFor
 from services.review.decisions.schemas import DecisionOut, ProposalOut
 from services.review.decisions.service import decision_for, open_proposal, proposals_for
 from services.review.departments import DEPARTMENTS
-from services.review.reviews.service import blind_for, hide_scores_until_reviewed, redact
+from services.review.reviews.service import blind_for, hide_scores_until_reviewed, redact, reviewers_wanted
 from services.review.reviews.views import detail_context as review_context
 from shared.documents import DocumentStore
 
@@ -67,6 +67,8 @@ def list_page():
                            flagged_duplicate=service.flagged_duplicate,
                            proposals=proposals_for(session=db.session, references=[a.reference for a in result.items])
                            if g.staff.role != "reviewer" else {},
+                           # coordinators and the office see where a reviewer is missing; a reviewer has no use for it
+                           reviewers_wanted=reviewers_wanted(session=db.session) if g.staff.role != "reviewer" else 0,
                            bulk_form=BulkDecisionForm() if g.staff.is_admin else None)
 
 

@@ -10,6 +10,7 @@ from services.review.db import Base
 from shared.db import utcnow
 
 RECOMMENDATIONS = ("shortlisted", "reserve", "rejected")
+DEFAULT_REVIEWERS_PER_APPLICATION = 2
 
 
 class Assignment(Base):
@@ -60,7 +61,8 @@ class ReviewSettings(Base):
     __tablename__ = "review_settings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reviewers_per_application: Mapped[int] = mapped_column(default=2, server_default="2")
+    reviewers_per_application: Mapped[int] = mapped_column(default=DEFAULT_REVIEWERS_PER_APPLICATION,
+                                                           server_default=str(DEFAULT_REVIEWERS_PER_APPLICATION))
     blind_round: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(254))

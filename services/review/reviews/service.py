@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from statistics import fmean
 
 from sqlalchemy import exists, func, select
@@ -17,7 +19,7 @@ from services.review.applications.service import get_application
 from services.review.audit import service as audit
 from services.review.db import OUTBOX
 from services.review.decisions.models import Decision
-from services.review.reviews.models import Assignment, Review, ReviewSettings
+from services.review.reviews.models import DEFAULT_REVIEWERS_PER_APPLICATION, Assignment, Review, ReviewSettings
 from services.review.reviews.rubric import score_errors, weighted_aggregate
 from shared.auth import StaffIdentity
 from shared.bus import publish_event
@@ -248,6 +250,77 @@ def reassign(*, session: Session, staff: StaffIdentity, reference: str, reviewer
     audit.record(session=session, actor=staff.email, action="assignment.changed", reference=reference,
                  details={"assigned": reviewer_id, "replaced": replaces})
     return assignment
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What became of the open assignments a reviewer could no longer keep."""
+    moved: int = 0
+    unassigned: int = 0
+
+
+def _handover_reason(reviewer: User) -> str:
+    if not reviewer.active:
+        return "reviewer_deactivated"
+    return "department_removed" if reviewer.role == "reviewer" else "no_longer_reviewer"
+
+
+def _orphaned(session: Session, reviewer: User) -> list[tuple[Assignment, Application]]:
+    """The reviewer's unscored assignments, under review and not released, on behalf of a department they
+    may no longer review for (every one when they are not an active reviewer any more), oldest first."""
+    query = (select(Assignment, Application).join(Application, Application.reference == Assignment.reference)
+             .where(Assignment.reviewer_id == reviewer.id, Application.status == "under_review", ~_scored(),
+                    ~exists().where(Decision.reference == Assignment.reference, Decision.released_at.is_not(None))))
+    if reviewer.active and reviewer.role == "reviewer":
+        query = query.where(Assignment.department.not_in(reviewer.departments or []))
+    rows = session.execute(query.order_by(Assignment.assigned_at, Assignment.id).with_for_update(of=Assignment))
+    return [(a, application) for a, application in rows]
+
+
+def hand_over_assignments(*, session: Session, reviewer: User, actor: str) -> Handover:
+    """Move the open assignments `reviewer` may no longer keep to other reviewers (not committed).
+
+    Called after their status, role or departments changed, so no application waits for a review that will
+    not come. Each goes to the least-loaded active reviewer of the same department not already on the
+    application; with none left it is removed, and the application shows a reviewer missing. Reviews
+    already written stay, with their assignments: they count.
+    """
+    orphans = _orphaned(session, reviewer)
+    if not orphans:
+        return Handover()
+    reviewers = [r for r in _active_reviewers(session) if r.id != reviewer.id]
+    loads = open_loads(session=session, reviewer_ids=[r.id for r in reviewers])
+    assignees: dict[str, set[int]] = defaultdict(set)
+    for reference, reviewer_id in session.execute(select(Assignment.reference, Assignment.reviewer_id).where(
+            Assignment.reference.in_({a.reference for a, _ in orphans}))):
+        assignees[reference].add(reviewer_id)
+    reason, moved = _handover_reason(reviewer), 0
+    for old, application in orphans:
+        session.delete(old)
+        others = assignees[old.reference] - {reviewer.id}
+        picked = pick_reviewers(departments=[old.department], reviewers=reviewers, loads=loads, exclude=others,
+                                count=1)
+        successor = picked[0][0] if picked else None
+        if successor is not None:
+            _assign(session, application, successor, old.department, actor, None)
+            loads[successor.id] += 1
+            others.add(successor.id)
+            moved += 1
+        application.reviews_assigned = len(others)
+        audit.record(session=session, actor=actor, action="assignment.changed", reference=old.reference,
+                     details={"assigned": successor.id if successor else None, "replaced": reviewer.id,
+                              "reason": reason})
+    session.flush()
+    handover = Handover(moved=moved, unassigned=len(orphans) - moved)
+    log.info("open assignments handed over", extra={"reviewer_id": reviewer.id, "reason": reason,
+                                                    "moved": handover.moved, "unassigned": handover.unassigned})
+    return handover
+
+
+def reviewers_wanted(*, session: Session) -> int:
+    """Reviewers per application, read without creating the settings row (for pages that only look)."""
+    settings = session.get(ReviewSettings, 1)
+    return settings.reviewers_per_application if settings else DEFAULT_REVIEWERS_PER_APPLICATION
 
 
 # --- reviews ------------------------------------------------------------------------------------

@@ -157,10 +157,13 @@ def detail_context(application: Application) -> dict:
         assignment_form.reviewer_id.choices = [SelectChoice(u.id, u.email) for u in candidates if u.id not in taken]
         assignment_form.replaces.choices = [SelectChoice("", "(add a reviewer)")] + [
             SelectChoice(a.reviewer_id, user.email) for a, user, scored in assignments if not scored]
+    missing = 0
+    if assignment_form is not None:
+        missing = max(0, service.reviewers_wanted(session=db.session) - len(assignments))
     return {"blind": blind, "rubric": rubric, "review_form": form, "own_review": own,
             "reviews": rows, "others_hidden": hidden, "score": _score_summary(application, hidden),
             "assignments": assignments if staff.role != "reviewer" else [],
-            "assignment_form": assignment_form}
+            "assignment_form": assignment_form, "reviewers_missing": missing}
 
 
 @bp.get("/queue")
