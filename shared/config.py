@@ -181,6 +181,8 @@ class Settings:
     submission_rate_limit: str = "10 per hour"
     status_rate_limit: str = "60 per minute"
     access_link_rate_limit: str = "5 per hour"
+    # access-link emails (status links, drafts) one address may receive, whoever asks: no mail-bombing a victim
+    access_link_recipient_limit: str = "3 per hour;10 per day"
     # networks never limited (e.g. `127.0.0.0/8` for a load test on this host); none by default, since a
     # reverse proxy on the same host would otherwise exempt every applicant behind it
     rate_limit_exempt: str = ""
@@ -251,6 +253,7 @@ class Settings:
             submission_rate_limit=_env("SUBMISSION_RATE_LIMIT", cls.submission_rate_limit),
             status_rate_limit=_env("STATUS_RATE_LIMIT", cls.status_rate_limit),
             access_link_rate_limit=_env("ACCESS_LINK_RATE_LIMIT", cls.access_link_rate_limit),
+            access_link_recipient_limit=_env("ACCESS_LINK_RECIPIENT_LIMIT", cls.access_link_recipient_limit),
             rate_limit_exempt=os.environ.get("RATE_LIMIT_EXEMPT", cls.rate_limit_exempt),
             trusted_proxies=int(_env("TRUSTED_PROXIES", str(cls.trusted_proxies))),
             render_memory_mb=int(_env("RENDER_MEMORY_MB", str(cls.render_memory_mb))),

@@ -2,19 +2,24 @@
 
 Counted in Redis when the broker is Redis (every gunicorn worker and replica together), else in memory.
 No address is exempt unless RATE_LIMIT_EXEMPT says so; behind TRUSTED_PROXIES proxies the address counted is
-the client's, from X-Forwarded-For.
+the client's, from X-Forwarded-For. Access-link emails are also bounded per recipient, whoever asks for them.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import logging
+from dataclasses import dataclass
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from services.intake.applications.service import normalize_email
 from shared.config import Settings
 from shared.web import error_response, wants_json
 
@@ -27,6 +32,43 @@ LIMITS = {
                                      "access.open_status": "GET"}),
     "access-links": ("access_link_rate_limit", {"access_api.request_links": "POST", "access.find": "POST"}),
 }
+RECIPIENT_LIMIT = "intake.recipient_limit"
+
+
+@dataclass(frozen=True)
+class RecipientLimit:
+    """How many access-link emails one address may receive, counted in the limiter's own storage."""
+
+    limiter: Limiter
+    items: list[RateLimitItem]
+
+    def allows(self, recipient: str) -> bool:
+        """Count one email to `recipient` (a digest); False once any of the limits is spent."""
+        identifiers = ("intake", "access-link-recipient", recipient)
+        try:
+            # Redis, or memory once Flask-Limiter has found Redis unreachable
+            strategy = self.limiter.limiter
+            return (all(strategy.test(item, *identifiers) for item in self.items)
+                    and all([strategy.hit(item, *identifiers) for item in self.items]))
+        except Exception:
+            # uncounted rather than lost: the per-client limits still hold
+            log.exception("access-link emails not counted", extra={"recipient": recipient})
+            return True
+
+
+def recipient_digest(email: str, *, token_key: str) -> str:
+    """The address as counted and logged; keyed, so a list of addresses cannot be matched against it."""
+    key = hmac.new(token_key.encode(), b"intake.recipient-limit", hashlib.sha256).digest()
+    return hmac.new(key, normalize_email(email).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def may_email(email: str) -> bool:
+    """Whether an access-link email to `email` may be queued now; counts it, logs (hashed) when refused."""
+    recipient = recipient_digest(email, token_key=current_app.config["SETTINGS"].applicant_token_key)
+    if current_app.extensions[RECIPIENT_LIMIT].allows(recipient):
+        return True
+    log.warning("access-link emails to one address over the limit: none queued", extra={"recipient": recipient})
+    return False
 
 
 def storage_uri(settings: Settings) -> str:
@@ -69,6 +111,8 @@ def init_limiter(app: Flask, settings: Settings) -> Limiter:
                                       methods=sorted(set(endpoints.values())))
         for endpoint in endpoints:
             app.view_functions[endpoint] = shared(app.view_functions[endpoint])  # type: ignore[assignment]
+
+    app.extensions[RECIPIENT_LIMIT] = RecipientLimit(limiter, parse_many(settings.access_link_recipient_limit))
 
     @app.errorhandler(429)
     def _too_many(exc):

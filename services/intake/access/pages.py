@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, Flask, abort, current_app, make_response, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from services.intake import limits
 from services.intake.access import links, service
 from services.intake.access.models import Draft
 from services.intake.access.schemas import AccessLinkRequestSchema
@@ -28,6 +29,8 @@ def _settings():
 
 def _send_status_links(app: Flask, email: str) -> None:
     with app.app_context():
+        if not limits.may_email(email):
+            return
         settings = app.config["SETTINGS"]
         try:
             for application in service.applications_of(session=db.session, email=email):
@@ -111,6 +114,19 @@ def resumed_draft() -> Draft | None:
     return draft
 
 
+def _email_draft_link(draft: Draft, language: str) -> None:
+    """Queue the link back to `draft`, unless its address has had its share of access-link emails."""
+    if not limits.may_email(draft.email):
+        return
+    settings = _settings()
+    signed = links.sign(token_key=settings.applicant_token_key, purpose="draft", reference=draft.reference)
+    name = " ".join(draft.values.get(k, "").strip() for k in ("given_name", "family_name")).strip()
+    service.publish_access_link(
+        session=db.session, reference=draft.reference, email=draft.email, name=name, language=language,
+        link=f"{settings.intake_url}{url_for('pages.apply', draft=signed, lang=language)}",
+        expires_at=links.expires_at(settings.draft_retention_days * 24), purpose="draft")
+
+
 def save_draft_from_form(*, call: Call, draft: Draft | None):
     """Keep the form as typed (and any valid document), email the link to come back, say so."""
     settings = _settings()
@@ -118,12 +134,7 @@ def save_draft_from_form(*, call: Call, draft: Draft | None):
     language = typed if typed in LANGUAGES else current_language()
     draft = service.save_draft(session=db.session, call=call, draft=draft, values=service.draft_values(request.form),
                                uploads=parse_uploads(), store=DocumentStore(settings.documents_dir), language=language)
-    signed = links.sign(token_key=settings.applicant_token_key, purpose="draft", reference=draft.reference)
-    name = " ".join(draft.values.get(k, "").strip() for k in ("given_name", "family_name")).strip()
-    service.publish_access_link(
-        session=db.session, reference=draft.reference, email=draft.email, name=name, language=language,
-        link=f"{settings.intake_url}{url_for('pages.apply', draft=signed, lang=language)}",
-        expires_at=links.expires_at(settings.draft_retention_days * 24), purpose="draft")
+    _email_draft_link(draft, language)
     db.session.commit()
     log.info("draft saved", extra={"reference": draft.reference})
     return render_template("access/draft_saved.html", draft=draft, days=settings.draft_retention_days)

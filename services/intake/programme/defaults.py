@@ -10,7 +10,9 @@ MB = 1024 * 1024
 
 NIP_2027 = {
     "code": "nip-2027",
+    # English for staff and the dossier; every language for applicants
     "name": "NATO Internship Programme 2027",
+    "names": {"en": "NATO Internship Programme 2027", "fr": "Programme de stages de l'OTAN 2027"},
     "sessions": ["march", "september"],
     "languages": ["en", "fr"],
     "departments": [

@@ -13,7 +13,8 @@ class Call(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # in English: for staff, the dossier and the API's `name`
+    names: Mapped[dict] = mapped_column(default=dict)  # {"en", "fr"}: what applicants read, like departments' names
     deadline: Mapped[datetime]
     is_open: Mapped[bool] = mapped_column(default=True)
     sessions: Mapped[list]
@@ -21,6 +22,10 @@ class Call(Base):
     documents: Mapped[list]  # [{"kind", "required", "types", "max_bytes", "max_pages"}]
     languages: Mapped[list]
     rules: Mapped[dict]
+
+    def name_in(self, language: str) -> str:
+        """The call's name for a reader of `language`; the English one when it has none in that language."""
+        return self.names.get(language) or self.name
 
     def document_rule(self, kind: str) -> dict | None:
         return next((d for d in self.documents if d["kind"] == kind), None)

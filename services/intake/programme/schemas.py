@@ -12,7 +12,8 @@ class DocumentRuleSchema(Schema):
 
 class ProgrammeSchema(Schema):
     code = fields.String()
-    name = fields.String()
+    name = fields.String()  # English, as it always was
+    names = fields.Dict(keys=fields.String(), values=fields.String())  # by language code
     deadline = fields.AwareDateTime()
     sessions = fields.List(fields.String())
     departments = fields.List(fields.Dict())

@@ -47,7 +47,7 @@ def seed_call(*, session: Session, deadline: datetime, template: dict = NIP_2027
     if call is None:
         call = Call(code=template["code"])
         session.add(call)
-    for field in ("name", "sessions", "languages", "departments", "documents", "rules"):
+    for field in ("name", "names", "sessions", "languages", "departments", "documents", "rules"):
         setattr(call, field, template[field])
     call.deadline = deadline
     call.is_open = True

@@ -186,6 +186,6 @@ def test_a_short_motivation_is_told_in_the_same_round_as_other_mistakes(client):
     assert error_beside(page, "motivation") == "Write between 50 and 700 words; yours has 2 words."
 
 
-def test_the_forms_heading_is_in_the_pages_language_around_the_calls_name(client):
+def test_the_forms_heading_and_the_calls_name_are_in_the_pages_language(client):
     assert "<h1>Application — NATO Internship Programme 2027</h1>" in text(client.get("/apply?lang=en"))
-    assert "<h1>Candidature — NATO Internship Programme 2027</h1>" in text(client.get("/apply?lang=fr"))
+    assert "<h1>Candidature — Programme de stages de l'OTAN 2027</h1>" in text(client.get("/apply?lang=fr"))
