@@ -17,6 +17,7 @@ from tests.factories import MOTIVATION, make_pdf
 playwright_api = pytest.importorskip("playwright.sync_api")
 axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 expect = playwright_api.expect
+PlaywrightTimeout = playwright_api.TimeoutError
 
 SERIOUS = {"serious", "critical"}
 
@@ -63,9 +64,18 @@ def choose(page, element_id: str, option_text: str) -> None:
 
 
 def attach(page, element_id: str, name: str, data: bytes) -> None:
+    """Open the file chooser of a focused file input with the keyboard. Chromium now and then drops the key
+    press that opens a chooser soon after another one closed: the user presses again, and so does this."""
     tab_to(page, element_id)
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
+    for attempt in range(3):
+        try:
+            with page.expect_file_chooser(timeout=5000) as chooser:
+                page.keyboard.press("Space")
+            break
+        except PlaywrightTimeout:
+            assert page.evaluate("document.activeElement.id") == element_id
+            if attempt == 2:
+                raise
     chooser.value.set_files({"name": name, "mimeType": "application/pdf", "buffer": data})
 
 

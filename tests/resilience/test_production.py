@@ -33,7 +33,8 @@ from tests.resilience.invariants import assert_consistent
 
 pytestmark = pytest.mark.resilience
 APPLICATIONS = 100
-QUIET_TIMEOUT = 240
+# time for the sweeper to find work the broker lost on the way (a minute apart, 90 s for a check)
+QUIET_TIMEOUT = 330
 
 
 @dataclass

@@ -27,9 +27,9 @@ from shared.events import make_event
 
 log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(minutes=10)
-# longer than a check, or a render up to its hard time limit, takes once started
-LOST_AFTER = timedelta(minutes=3)
 CHECK_QUEUE, RENDER_QUEUE = "intake.checks", "intake.render"
+# longer than a check, or a render up to its hard time limit (120 s), takes once started
+LOST_AFTER = {CHECK_QUEUE: timedelta(seconds=90), RENDER_QUEUE: timedelta(seconds=150)}
 
 
 def _patience(celery, session, queue: str) -> timedelta:
@@ -38,7 +38,7 @@ def _patience(celery, session, queue: str) -> timedelta:
         return STUCK_AFTER
     with celery.connection_for_read() as connection:
         waiting = connection.default_channel.queue_declare(queue=queue, passive=False).message_count
-    return STUCK_AFTER if waiting else LOST_AFTER
+    return STUCK_AFTER if waiting else LOST_AFTER[queue]
 
 
 def load_locked(session, reference: str) -> Application | None:
@@ -119,7 +119,7 @@ def sweep_stuck(self) -> int:
 
     A message can be lost on its way to a worker when the broker goes away at that moment. While work of its
     kind waits (in the outbox or the queue), an application may just be in line, and only one untouched for
-    STUCK_AFTER is asked for again; when nothing waits, one untouched for LOST_AFTER was lost.
+    STUCK_AFTER is asked for again; when nothing waits, one untouched for LOST_AFTER (minutes) was lost.
     """
     session = db.session
     stuck = session.scalars(select(Application).where(
