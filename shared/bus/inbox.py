@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Callable
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Executable, Table, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shared.db import utcnow
@@ -16,6 +17,16 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., None]
 
 
+@lru_cache(maxsize=None)
+def _record(inbox: Table, dialect: str) -> Executable:
+    """The event id inserted unless present, returning it when it was: one round trip for every event, where a
+    look-up then an insert took two. A concurrent insert of the same id makes this one wait for its outcome."""
+    insert = postgresql.insert(inbox) if dialect == "postgresql" else sqlite.insert(inbox)
+    return (insert.values(event_id=bindparam("event_id"), event_type=bindparam("event_type"),
+                          handled_at=bindparam("handled_at"))
+            .on_conflict_do_nothing(index_elements=[inbox.c.event_id]).returning(inbox.c.event_id))
+
+
 def consume(*, session: Session, inbox: Table, envelope: dict, handlers: dict[str, Handler]) -> bool:
     """Apply one event with its handler and commit; False when it was handled before."""
     event = load_event(envelope)
@@ -23,20 +34,16 @@ def consume(*, session: Session, inbox: Table, envelope: dict, handlers: dict[st
     if handler is None:
         log.warning("no handler for event", extra={"event_type": event["type"], "event_id": event["id"]})
         return False
-    if session.execute(select(inbox.c.event_id).where(inbox.c.event_id == event["id"])).first():
-        log.info("event already handled", extra={"event_id": event["id"]})
-        session.rollback()
-        return False
     try:
-        session.execute(insert(inbox).values(event_id=event["id"], event_type=event["type"], handled_at=utcnow()))
+        recorded = session.execute(_record(inbox, session.get_bind().dialect.name),
+                                   {"event_id": event["id"], "event_type": event["type"],
+                                    "handled_at": utcnow()}).first()
+        if recorded is None:
+            log.info("event already handled", extra={"event_id": event["id"]})
+            session.rollback()
+            return False
         handler(session=session, event=event)
         session.commit()
-    except IntegrityError:
-        session.rollback()
-        if session.execute(select(inbox.c.event_id).where(inbox.c.event_id == event["id"])).first():
-            log.info("event handled concurrently", extra={"event_id": event["id"]})
-            return False
-        raise
     except Exception:
         session.rollback()
         raise

@@ -110,6 +110,15 @@ class ReviewAssigned(Schema):
     assigned_at = fields.AwareDateTime(required=True)
 
 
+class ReviewUnassigned(Schema):
+    """An assignment taken back before it was scored (replaced, or its reviewer deactivated or rescoped)."""
+
+    reference = fields.String(required=True)
+    reviewer_id = fields.Integer(required=True)
+    unassigned_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True)
+
+
 SCHEMAS: dict[str, type[Schema]] = {
     "application.submitted": ApplicationSubmitted,
     "application.checked": ApplicationChecked,
@@ -119,6 +128,7 @@ SCHEMAS: dict[str, type[Schema]] = {
     "application.access_requested": ApplicationAccessRequested,
     "application.erased": ApplicationErased,
     "review.assigned": ReviewAssigned,
+    "review.unassigned": ReviewUnassigned,
 }
 
 
@@ -143,6 +153,7 @@ SUBSCRIBERS: dict[str, tuple[Route, ...]] = {
     "application.access_requested": (NOTIFY,),
     "application.erased": (REVIEW, NOTIFY),
     "review.assigned": (NOTIFY,),
+    "review.unassigned": (NOTIFY,),
 }
 
 
@@ -175,9 +186,14 @@ def make_event(event_type: str, data: dict, *, producer: str, correlation_id: st
     }
 
 
+# Built once: a schema's construction copies its fields and costs more than loading an event with it
+_ENVELOPE = Envelope()
+_LOADERS = {event_type: schema() for event_type, schema in SCHEMAS.items()}
+
+
 def load_event(envelope: dict) -> dict:
     """Validate an incoming envelope; `data` comes back loaded (dates as objects)."""
-    event = Envelope().load(envelope)
-    event["data"] = SCHEMAS[event["type"]]().load(envelope["data"])
+    event = _ENVELOPE.load(envelope)
+    event["data"] = _LOADERS[event["type"]].load(envelope["data"])
     event["id"] = str(event["id"])
     return event

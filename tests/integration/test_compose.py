@@ -222,6 +222,19 @@ def test_each_process_is_given_only_the_keys_it_uses(resolved, name, monkeypatch
         settings.require(*sorted(expected))
 
 
+def test_the_smtp_relays_login_reaches_notifys_worker_only(tmp_path):
+    login = {"SMTP_USERNAME": "relay-user", "SMTP_PASSWORD": "relay-password-from-dotenv"}
+    result = docker_compose("config", env={**REQUIRED_ENV, **login, "SMTP_SECURITY": "starttls"}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert {variable: environment.get(variable) for variable in login} == \
+            (login if name == "worker-notify" else dict.fromkeys(login)), name
+        assert environment["SMTP_SECURITY"] == "starttls"
+
+
 def test_notify_cannot_sign_staff_tokens_and_intake_holds_no_staff_key(resolved):
     services = resolved["services"]
 

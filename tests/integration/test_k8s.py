@@ -120,6 +120,21 @@ def test_every_manifest_file_is_in_the_kustomization_and_every_listed_file_exist
             assert (folder / name).exists(), name
 
 
+class _RefusingRepeatedKeys(yaml.SafeLoader):
+    """Fails on a key given twice in one mapping, as kubectl does (yaml.safe_load keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        assert not repeated, f"{repeated} given twice at line {node.start_mark.line + 1}"
+        return super().construct_mapping(node, deep=deep)
+
+
+@pytest.mark.parametrize("path", sorted([*BASE.glob("*.yaml"), *OVERLAY.glob("*.yaml")]), ids=lambda p: p.name)
+def test_no_manifest_gives_a_key_twice(path):
+    list(yaml.load_all(path.read_text(), Loader=_RefusingRepeatedKeys))
+
+
 @pytest.mark.parametrize("path", sorted([*BASE.glob("*.yaml"), *OVERLAY.glob("*.yaml")]), ids=lambda p: p.name)
 def test_every_manifest_validates_against_the_kubernetes_schemas(path):
     if path.name == "kustomization.yaml":
@@ -207,6 +222,14 @@ def test_intakes_secret_holds_no_staff_key_and_notify_cannot_sign():
     assert "STAFF_SIGNING_KEY" not in environment_of(app_workloads()["notify"])
     holders = {name for name, values in secrets.items() if "STAFF_SIGNING_KEY" in values}
     assert holders == {"nip-review-keys"}
+
+
+def test_the_smtp_relays_login_reaches_notifys_worker_only():
+    login = {"SMTP_USERNAME", "SMTP_PASSWORD"}
+
+    for name, doc in app_workloads().items():
+        assert login & set(environment_of(doc)) == (login if name == "worker-notify" else set()), name
+    assert not login & set(config_map())
 
 
 def test_settings_match_compose_where_they_are_not_the_clusters_own():

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, meta, select_autoescape
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 PARTS = ("subject.txt", "body.txt", "body.html")
@@ -32,9 +32,11 @@ class RenderedEmail:
 
 @lru_cache(maxsize=4)
 def _environment(root: str) -> Environment:
-    # HTML parts are autoescaped; subjects and text bodies are plain text and must stay verbatim
+    # HTML parts are autoescaped; subjects and text bodies are plain text and must stay verbatim.
+    # Templates ship with the code: compiled once per process, not checked on disk for every email.
     return Environment(
         loader=FileSystemLoader(root),
+        auto_reload=False,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -49,18 +51,20 @@ def template_name(status: str, language: str) -> str:
 def render_email(*, status: str, language: str, context: dict, root: Path = TEMPLATES_DIR) -> RenderedEmail:
     """Render the subject, text and HTML bodies for a status in a language."""
     name = template_name(status, language)
-    safe = "/" not in status and "/" not in language and ".." not in name
-    missing = [f"{name}/{part}" for part in PARTS if not safe or not (root / name / part).is_file()]
-    if missing:
-        raise MissingTemplate(status, language, missing)
+    if "/" in status or "/" in language or ".." in name:
+        raise MissingTemplate(status, language, [f"{name}/{part}" for part in PARTS])
     env = _environment(str(root))
-    subject = env.get_template(f"{name}/subject.txt").render(context)
+    try:
+        subject, text, html = (env.get_template(f"{name}/{part}") for part in PARTS)
+    except TemplateNotFound:
+        raise MissingTemplate(status, language, [f"{name}/{part}" for part in PARTS
+                                                 if not (root / name / part).is_file()]) from None
     return RenderedEmail(
         template=name,
         # a subject is one header line, whatever the template or the data contain
-        subject=" ".join(subject.split()),
-        text=env.get_template(f"{name}/body.txt").render(context),
-        html=env.get_template(f"{name}/body.html").render(context),
+        subject=" ".join(subject.render(context).split()),
+        text=text.render(context),
+        html=html.render(context),
     )
 
 

@@ -1,17 +1,19 @@
 """Sending email: a small interface, and the SMTP implementation used everywhere."""
 from __future__ import annotations
 
+import binascii
 import logging
 import smtplib
 import socket
 import ssl
 import threading
-from email.charset import QP, Charset
+from email.charset import BASE64, Charset
 from email.header import Header
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formatdate, parseaddr
+from functools import lru_cache
 from typing import Protocol
 
 from services.notify.deliveries.ratelimit import RateLimit, rate_limit_for
@@ -148,8 +150,12 @@ def _text(reply: bytes | str) -> str:
 
 def message_id(event_id: str, sender: str) -> str:
     """A Message-ID fixed by the event, so a rare duplicate is recognisable as one."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "notify.localhost"
-    return f"<notify.{event_id}@{domain}>"
+    return f"<notify.{event_id}@{_domain(sender)}>"
+
+
+@lru_cache(maxsize=8)
+def _domain(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "notify.localhost"
 
 
 def build_message(*, sender: str, recipient: str, subject: str, text: str, html: str, event_id: str,
@@ -173,21 +179,35 @@ def build_message(*, sender: str, recipient: str, subject: str, text: str, html:
     message = MIMEMultipart("alternative")
     for name, value in headers.items():
         if value:
-            message[name] = Header(value, "utf-8", header_name=name).encode() if name == "Subject" \
-                else _display_name_encoded(value)
-    # MIMEText takes a Charset since Python 3.5 (its docs); typeshed still says str only
-    message.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
-    message.attach(MIMEText(html, "html", _UTF8_QP))  # type: ignore[arg-type]
+            message[name] = _encoded(value, header_name=name) if name == "Subject" else _display_name_encoded(value)
+    message.attach(_quoted_printable(text, "plain"))
+    message.attach(_quoted_printable(html, "html"))
     return message
 
 
-# quoted-printable rather than compat32's base64: a caught or stored message stays readable as it is
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP
+def _quoted_printable(body: str, subtype: str) -> MIMENonMultipart:
+    """A UTF-8 text part in quoted-printable, so that a caught or stored message stays readable as it is;
+    encoded by binascii, where the email package's own encoder walks the body in Python, character by character."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
+    return part
+
+
+# base64 encoded words: the email package splits quoted-printable ones into lines in quadratic time
+_UTF8_BASE64_HEADER = Charset("utf-8")
+_UTF8_BASE64_HEADER.header_encoding = BASE64
+
+
+def _encoded(value: str, header_name: str | None = None) -> str:
+    """A header value as it may go on the wire: as it is when plain ASCII, else RFC 2047 encoded words."""
+    if value.isascii() and "=?" not in value:
+        return value
+    return Header(value, _UTF8_BASE64_HEADER, header_name=header_name).encode()
 
 
 def _display_name_encoded(value: str) -> str:
     if value.isascii():
         return value
     name, address = parseaddr(value)
-    return f"{Header(name, 'utf-8').encode()} <{address}>"
+    return f"{_encoded(name)} <{address}>"

@@ -44,10 +44,14 @@ def _handlers(intake_url: str) -> dict:
     def on_review_assigned(*, session, event):
         staff.record_assignment(session=session, event=event)
 
+    def on_review_unassigned(*, session, event):
+        staff.forget_assignment(session=session, event=event)
+
     # an erased person gets no more email, whatever arrives late (services/notify/privacy)
     return {"application.status_changed": privacy.unless_erased(on_status_changed),
             "application.access_requested": privacy.unless_erased(on_access_requested),
             "review.assigned": on_review_assigned,
+            "review.unassigned": on_review_unassigned,
             "application.erased": on_erased}
 
 

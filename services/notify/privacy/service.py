@@ -8,7 +8,7 @@ from email.parser import BytesParser
 from functools import wraps
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from services.notify.db import DEAD_LETTERS
@@ -45,15 +45,17 @@ def erase_caught_mail(mail_dir: Path, reference: str) -> int:
     return removed
 
 
+# a plain query built once, not session.get: this runs for every email, and nearly always finds nothing
+_ERASED = select(ErasedReference.reference).where(ErasedReference.reference == bindparam("reference"))
+
+
 def unless_erased(handler):
     """An email handler that records nothing for an erased reference (an event delayed past the erasure)."""
 
     @wraps(handler)
     def apply(*, session: Session, event: dict) -> None:
         reference = event["data"].get("reference")
-        # a plain query, not session.get: this runs for every email, and nearly always finds nothing
-        if reference and session.scalar(select(ErasedReference.reference).where(
-                ErasedReference.reference == reference)) is not None:
+        if reference and session.scalar(_ERASED, {"reference": reference}) is not None:
             log.info("no email for an erased application", extra={"reference": reference, "event_type": event["type"]})
             return
         handler(session=session, event=event)

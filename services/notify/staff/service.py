@@ -42,6 +42,15 @@ def record_assignment(*, session: Session, event: dict) -> Assignment:
     return assignment
 
 
+def forget_assignment(*, session: Session, event: dict) -> None:
+    """An assignment review took back: out of the reviewer's scope and next digest. One made again after it
+    (an event that arrives later, or first when delivered out of order, but dated after) stays."""
+    data = event["data"]
+    session.execute(delete(Assignment).where(Assignment.reference == data["reference"],
+                                             Assignment.reviewer_id == data["reviewer_id"],
+                                             Assignment.assigned_at <= data["unassigned_at"]))
+
+
 def record_digests(*, session: Session, review_url: str, now: datetime) -> list[str]:
     """One digest email per reviewer with assignments no digest listed yet; returns their event ids."""
     rows = session.scalars(select(Assignment).where(Assignment.digested_at.is_(None))

@@ -141,6 +141,14 @@ def _assign(session: Session, application: Application, reviewer: User, departme
     return assignment
 
 
+def _unassign(session: Session, assignment: Assignment, reason: str) -> None:
+    """Take back an unscored assignment; notify drops it from the reviewer's scope and next digest."""
+    session.delete(assignment)
+    publish_event(session=session, outbox=OUTBOX, event=make_event("review.unassigned", {
+        "reference": assignment.reference, "reviewer_id": assignment.reviewer_id, "unassigned_at": utcnow(),
+        "reason": reason}, producer="review"))
+
+
 def assign_reviewers(*, session: Session, application: Application,
                      correlation_id: str | None = None) -> list[Assignment]:
     """Bring an application under review up to the configured number of reviewers (not committed).
@@ -237,7 +245,7 @@ def reassign(*, session: Session, staff: StaffIdentity, reference: str, reviewer
                            {"replaces": ["Not assigned to this application."]})
         if session.scalar(select(Review.id).where(Review.reference == reference, Review.reviewer_id == replaces)):
             raise ApiError(409, "already_reviewed", "That reviewer has already scored the application.")
-        session.delete(old)
+        _unassign(session, old, "replaced")
         session.flush()
     assignment = _assign(session, application, reviewer, department, staff.email, None)
     try:
@@ -296,7 +304,7 @@ def hand_over_assignments(*, session: Session, reviewer: User, actor: str) -> Ha
         assignees[reference].add(reviewer_id)
     reason, moved = _handover_reason(reviewer), 0
     for old, application in orphans:
-        session.delete(old)
+        _unassign(session, old, reason)
         others = assignees[old.reference] - {reviewer.id}
         picked = pick_reviewers(departments=[old.department], reviewers=reviewers, loads=loads, exclude=others,
                                 count=1)

@@ -162,6 +162,13 @@ def make_review_assigned(*, reference, reviewer_id=7, email="rev.seven@example.o
         "assigned_at": assigned_at or utcnow()}, producer="review")
 
 
+def make_review_unassigned(*, reference, reviewer_id=7, unassigned_at=None, reason="reviewer_deactivated") -> dict:
+    """A `review.unassigned` envelope, as review publishes it."""
+    return make_event("review.unassigned", {
+        "reference": reference, "reviewer_id": reviewer_id, "unassigned_at": unassigned_at or utcnow(),
+        "reason": reason}, producer="review")
+
+
 def staff_token_headers(settings, *, role, user_id=7, departments=()) -> dict:
     identity = StaffIdentity(user_id, f"staff{user_id}@example.org", role, tuple(departments))
     return {"Authorization": f"Bearer {issue_staff_token(settings.staff_signing_key, identity)}"}

@@ -5,8 +5,9 @@ from sqlalchemy import select
 from services.notify.db import db
 from services.notify.deliveries.models import Delivery
 from services.notify.deliveries.tasks import handle_event
+from services.notify.staff.models import Assignment
 from services.notify.staff.tasks import send_digests
-from tests.integration.notify.conftest import make_review_assigned, staff_token_headers
+from tests.integration.notify.conftest import make_review_assigned, make_review_unassigned, staff_token_headers
 
 
 @pytest.fixture
@@ -103,3 +104,25 @@ def test_digest_lists_only_what_is_new_and_sends_nothing_when_nothing_is(app, ma
     assert "NIP27-NEW002" in latest and "NIP27-NEW001" not in latest
     rows = db.session.scalars(select(Delivery).where(Delivery.kind == "staff")).all()
     assert [(row.state, row.reference, row.template) for row in rows] == [("sent", None, "digest/en")] * 2
+
+
+def test_an_assignment_taken_back_leaves_the_reviewers_scope_and_digest(client, notify_settings, app, mail_server,
+                                                                        inbox_of, two_applications):
+    seven = staff_token_headers(notify_settings, role="reviewer", user_id=7)
+    handle_event.run(make_review_assigned(reference="NIP27-SCO002", reviewer_id=7))
+    handle_event.run(make_review_unassigned(reference="NIP27-SCO001", reviewer_id=7))
+
+    assert references(client, seven) == ["NIP27-SCO002"]
+    assert send_digests.run() == 1
+    text = inbox_of()[-1].get_body(("plain",)).get_content()
+    assert "NIP27-SCO002" in text and "NIP27-SCO001" not in text
+
+
+def test_an_assignment_made_again_after_it_was_taken_back_stays(app):
+    first = make_review_assigned(reference="NIP27-AGN001", reviewer_id=7)
+    taken_back = make_review_unassigned(reference="NIP27-AGN001", reviewer_id=7, reason="replaced")
+    again = make_review_assigned(reference="NIP27-AGN001", reviewer_id=7)
+    for event in (first, again, taken_back):  # the one taking back delivered last
+        handle_event.run(event)
+    kept = db.session.scalars(select(Assignment.event_id).where(Assignment.reference == "NIP27-AGN001")).all()
+    assert kept == [again["id"]]

@@ -24,9 +24,9 @@ def assigned(app, reference: str) -> list[str]:
                                          .where(Assignment.reference == reference)))
 
 
-def assigned_events(app) -> list[dict]:
+def assigned_events(app, event_type: str = "review.assigned") -> list[dict]:
     with app.app_context():
-        rows = db.session.execute(select(OUTBOX.c.body).where(OUTBOX.c.event_type == "review.assigned")
+        rows = db.session.execute(select(OUTBOX.c.body).where(OUTBOX.c.event_type == event_type)
                                   .order_by(OUTBOX.c.id)).scalars().all()
     return [json.loads(body)[0] for body in rows]
 
@@ -93,6 +93,8 @@ def test_a_coordinator_reassigns_an_unscored_reviewer(app, make_user, under_revi
     assert response.get_json()["reviewer"] == "r3@example.org"
     assert assigned(app, "NIP27-0540") == ["r2@example.org", "r3@example.org"]
     assert [e["data"]["reviewer"]["email"] for e in assigned_events(app)][-1] == "r3@example.org"
+    assert [(e["data"]["reviewer_id"], e["data"]["reason"]) for e in assigned_events(app, "review.unassigned")] == [
+        (user_id("r1@example.org"), "replaced")]
     listing = client.get("/api/v1/applications/NIP27-0540/assignments", headers=headers).get_json()
     assert [(i["reviewer"], i["assigned_by"]) for i in listing["items"]] == [
         ("r2@example.org", None), ("r3@example.org", "coord@example.org")]

@@ -74,6 +74,10 @@ def test_deactivating_a_reviewer_moves_their_open_assignments_by_load_and_keeps_
     new_events = assigned_events(app)[events_before:]
     assert sorted(e["data"]["reference"] for e in new_events) == apps[1:]
     assert Counter(e["data"]["reviewer"]["email"] for e in new_events) == successors
+    # notify takes them off r1's scope and next digest
+    assert sorted((e["data"]["reference"], e["data"]["reviewer_id"], e["data"]["reason"])
+                  for e in assigned_events(app, "review.unassigned")) == [(ref, user_id("r1@example.org"), "reviewer_deactivated")
+                                                       for ref in apps[1:]]
     entries = handover_entries(app)[-3:]
     assert [e["reference"] for e in entries] == apps[1:]
     assert {(e["replaced"], e["reason"]) for e in entries} == {(user_id("r1@example.org"), "reviewer_deactivated")}
