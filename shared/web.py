@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from shared import metrics as shared_metrics
 from shared.logging import correlation_id, log_context, new_correlation_id, sane_id
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,13 @@ def register_error_handlers(app: Flask, html_handler: Callable | None = None) ->
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, code, exc.description or exc.name)
 
-    @app.errorhandler(OperationalError)
-    def _database_unavailable(exc: OperationalError):
+    @app.errorhandler(DBAPIError)
+    def _database_unavailable(exc: DBAPIError):
         # a connection cut mid-request (database restart, failover, pg_terminate_backend): nothing was
-        # committed, or the Idempotency-Key makes the retry a replay; clients retry a 503
+        # committed, or the Idempotency-Key makes the retry a replay; clients retry a 503. The driver reports
+        # the cut as an operational error, or as an interface error when the socket was already gone.
+        if not (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated):
+            return _unexpected(exc)
         log.warning("database unavailable", extra={"path": request.path, "error": type(exc.orig).__name__})
         response, status = error_response(503, "database_unavailable",
                                           "The service is briefly unavailable; please try again.")
