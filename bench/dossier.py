@@ -4,7 +4,8 @@ Figure 1: mean wall time of intake's `render_dossier_task` (reload, read the doc
 WeasyPrint pass for the summary, the blind summary and the converted documents, copy and stamp the uploaded
 PDFs into the full and the blind dossier, store both, outbox event, commit) per application. Baseline: the
 same process laying out and writing the very same HTML with WeasyPrint alone (our stylesheet and font
-configuration, parsed once, as the task has them), in a loop. Aim: ratio ≤ 1.15.
+configuration, parsed once, as the task has them, and the collector thresholds the first renders set for the
+process), in a loop. Aim: ratio ≤ 1.15.
 
 Figure 2: resident memory of the process after `--renders` dossier renders against after the first 50.
 Aim: ratio ≤ 1.5 (nothing kept per render).
