@@ -135,26 +135,14 @@ def admin_password() -> str:
 
 
 def compose_secrets(password: str) -> dict[str, str]:
-    """A value for every variable docker-compose.yml requires (`${NAME:?...}`), generated for this run."""
-    from shared.keys import generate_signing_key, public_key_pem
+    """A value for every variable docker-compose.yml requires (`${NAME:?...}`), generated for this run: the keys
+    as `python -m shared.keys` makes them, the first admin, and a token for any other."""
+    from shared.keys import new_keys
 
     text = (ROOT / "docker-compose.yml").read_text()
     required = set(re.findall(r"\$\{(\w+):\?", text))
-    signing = generate_signing_key()
-    values = {}
-    for name in required:
-        if name.endswith("SIGNING_KEY"):
-            values[name] = signing
-        elif name.endswith("VERIFY_KEY"):
-            values[name] = public_key_pem(signing)
-        elif name == "ADMIN_EMAIL":
-            values[name] = ADMIN_EMAIL
-        elif "PASSWORD" in name:
-            values[name] = password if name == "ADMIN_PASSWORD" else secrets.token_urlsafe(24)
-        else:
-            values[name] = secrets.token_urlsafe(32)
-    values.setdefault("ADMIN_EMAIL", ADMIN_EMAIL)
-    values.setdefault("ADMIN_PASSWORD", password)
+    values = {**{name: secrets.token_urlsafe(32) for name in required}, **new_keys()}
+    values.update(ADMIN_EMAIL=ADMIN_EMAIL, ADMIN_PASSWORD=password)
     return values
 
 

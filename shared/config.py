@@ -289,6 +289,15 @@ class Settings:
         if problems:
             raise SettingsError("refusing to start: " + "; ".join(problems))
 
+    def require_documents_keys(self) -> None:
+        """Refuse to start when DOCUMENTS_KEYS is missing or malformed, rather than fail at every upload."""
+        from shared.documents import DocumentKeyError, parse_keys
+
+        try:
+            parse_keys(self.documents_keys)
+        except DocumentKeyError as exc:
+            raise SettingsError(f"refusing to start: {exc}") from None
+
 
 def weak_secret(value: str) -> list[str]:
     """Why a symmetric key is unfit, or nothing."""

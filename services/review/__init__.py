@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, first_admin: bool = True, we
         # the privacy key (erasure, export, statistics with intake) is checked like the others when set
         settings.require("review_secret_key", "staff_signing_key", "staff_verify_key",
                          *(["privacy_api_key"] if settings.privacy_api_key else []))
+        settings.require_documents_keys()  # the dossiers it serves are encrypted at rest
     if first_admin:
         require_admin_password(settings)
     configure_logging("review")

@@ -210,6 +210,16 @@ def test_intake_refuses_the_same_key_for_sessions_and_applicant_tokens(settings)
         create_intake(dataclasses.replace(settings, applicant_token_key=settings.intake_secret_key))
 
 
+@pytest.mark.parametrize("value", [None, "", "no-colon-here", "k1:not base64!", "k1:c2hvcnQ=",
+                                   f"k1:{'A' * 43}=,k1:{'B' * 43}="])
+def test_intake_and_review_refuse_to_start_without_usable_documents_keys(settings, value):
+    from services.intake import create_app as create_intake
+
+    for create in (create_intake, lambda s: create_intake(s, web=False), create_review):
+        with pytest.raises(SettingsError, match="DOCUMENTS_KEYS"):
+            create(dataclasses.replace(settings, documents_keys=value))
+
+
 @pytest.mark.parametrize("field, value, variable", [
     ("review_secret_key", "nip", "REVIEW_SECRET_KEY"),
     ("review_secret_key", None, "REVIEW_SECRET_KEY"),
