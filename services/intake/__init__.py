@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
         if settings.privacy_api_key:  # review's erase/export/statistics calls; closed without it
             needed.append("privacy_api_key")
         settings.require(*needed)
-    settings.require_documents_keys()  # the web app stores uploads, the workers read them
+        settings.require_documents_keys()  # it stores every upload
     configure_logging("intake")
     app = Flask(__name__)
     app.config.update(SETTINGS=settings, SECRET_KEY=settings.intake_secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,

@@ -215,7 +215,7 @@ def test_intake_refuses_the_same_key_for_sessions_and_applicant_tokens(settings)
 def test_intake_and_review_refuse_to_start_without_usable_documents_keys(settings, value):
     from services.intake import create_app as create_intake
 
-    for create in (create_intake, lambda s: create_intake(s, web=False), create_review):
+    for create in (create_intake, create_review):
         with pytest.raises(SettingsError, match="DOCUMENTS_KEYS"):
             create(dataclasses.replace(settings, documents_keys=value))
 
