@@ -190,13 +190,17 @@ def _check_motivation(call: Call, motivation: str) -> None:
                        {"motivation": [f"Must be between {low} and {high} words (it has {words})."]})
 
 
+# the queues the commands go to, which the sweeper looks into before it asks again
+CHECK_QUEUE, RENDER_QUEUE = "intake.checks", "intake.render"
+
+
 def request_check(*, session: Session, application: Application) -> None:
-    enqueue_task(session=session, outbox=OUTBOX, task="intake.check_application", queue="intake.checks",
+    enqueue_task(session=session, outbox=OUTBOX, task="intake.check_application", queue=CHECK_QUEUE,
                  args=[application.reference])
 
 
 def request_render(*, session: Session, application: Application) -> None:
-    enqueue_task(session=session, outbox=OUTBOX, task="intake.render_dossier", queue="intake.render",
+    enqueue_task(session=session, outbox=OUTBOX, task="intake.render_dossier", queue=RENDER_QUEUE,
                  args=[application.reference])
 
 

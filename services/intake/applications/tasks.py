@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from services.intake.applications.checks import completeness_problems, duplicate_problems, eligibility_problems
 from services.intake.applications.models import Application
-from services.intake.applications.service import request_check, request_render
+from services.intake.applications.service import CHECK_QUEUE, RENDER_QUEUE, request_check, request_render
 from services.intake.applications.status import IllegalTransition, change_status
 from services.intake.db import DEAD_LETTERS, INBOX, OUTBOX, db
 from services.intake.programme.models import Call
@@ -27,7 +27,6 @@ from shared.events import make_event
 
 log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(minutes=10)
-CHECK_QUEUE, RENDER_QUEUE = "intake.checks", "intake.render"
 # longer than a check, or a render up to its hard time limit (120 s), takes once started
 LOST_AFTER = {CHECK_QUEUE: timedelta(seconds=90), RENDER_QUEUE: timedelta(seconds=150)}
 

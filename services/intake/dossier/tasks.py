@@ -16,7 +16,8 @@ from sqlalchemy.orm import selectinload
 from services.intake.applications.checks import PROGRAMME_TZ
 from services.intake.applications.eligibility import age_on
 from services.intake.applications.models import Application
-from services.intake.applications.tasks import RENDER_QUEUE, load_locked
+from services.intake.applications.service import RENDER_QUEUE
+from services.intake.applications.tasks import load_locked
 from services.intake.db import OUTBOX, db
 from services.intake.dossier.render import Attachment, DossierRejected, render_dossier
 from services.intake.programme.models import Call
