@@ -1,8 +1,8 @@
 """Notify's emails per second for 1,000 status changes to a local aiosmtpd server, against a plain smtplib loop
 sending the very same messages over one connection to the same server in the same run. Aim: ratio ≥ 0.5.
 
-Notify runs its real consumer task (`notify.handle_event`: inbox, rendering, the delivery log committed, then the
-send with the other emails due, their outcomes committed once per batch) on a PostgreSQL database created for
+Notify runs its real consumer task (`notify.handle_event`: inbox, rendering, the delivery log, the send with any
+overdue emails riding along, and their outcomes, in one transaction) on a PostgreSQL database created for
 this run on 127.0.0.1:5432, in as many worker processes as compose's notify worker runs (`--concurrency`), each
 over its own reused SMTP connection. The server is a separate process that accepts and counts each message (it
 stores nothing), so both sides pay the same for it; the baseline is only what SMTP itself costs. Both sides are
@@ -204,8 +204,8 @@ def main() -> list[Row]:
         f"smtplib loop: {baseline:.1f} emails/s, {baseline_cpu:.2f} ms CPU/email")
     return [Row(name=f"notify: {args.count} status changes emailed, {args.workers} worker processes",
                 unit="emails/s", figure=rate, baseline=baseline, aim="≥ 0.5",
-                notes="notify's consumer task (inbox, render, delivery log, then the send with the other emails "
-                      "due and their outcomes committed once per batch; PostgreSQL) in the worker processes compose "
+                notes="notify's consumer task (inbox, render, delivery log, the send and its outcome in one "
+                      "transaction; PostgreSQL) in the worker processes compose "
                       "runs, each over its own reused SMTP connection, against a plain smtplib loop sending the "
                       "same messages over one connection to the same local aiosmtpd; both timed from the first "
                       "message handed over to the last the server accepted")]

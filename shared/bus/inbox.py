@@ -27,8 +27,12 @@ def _record(inbox: Table, dialect: str) -> Executable:
             .on_conflict_do_nothing(index_elements=[inbox.c.event_id]).returning(inbox.c.event_id))
 
 
-def consume(*, session: Session, inbox: Table, envelope: dict, handlers: dict[str, Handler]) -> bool:
-    """Apply one event with its handler and commit; False when it was handled before."""
+def consume(*, session: Session, inbox: Table, envelope: dict, handlers: dict[str, Handler],
+            commit: bool = True) -> bool:
+    """Apply one event with its handler and commit; False when it was handled before.
+
+    With `commit=False` the transaction is left open for the caller to add to and commit (notify sends the
+    event's email before it commits both); an event handled before still ends its transaction."""
     event = load_event(envelope)
     handler = handlers.get(event["type"])
     if handler is None:
@@ -43,7 +47,8 @@ def consume(*, session: Session, inbox: Table, envelope: dict, handlers: dict[st
             session.rollback()
             return False
         handler(session=session, event=event)
-        session.commit()
+        if commit:
+            session.commit()
     except Exception:
         session.rollback()
         raise

@@ -112,7 +112,8 @@ _BATCH = (select(*(_table.c[name] for name in ("id", "event_id", "reference", "t
                  or_(_table.c.event_id == _EVENT, _table.c.next_attempt_at <= bindparam("overdue_before")))
           .order_by(case((_table.c.event_id == _EVENT, 0), else_=1), _table.c.id)
           .limit(bindparam("limit")).with_for_update(skip_locked=True))
-_OUTCOME = (update(_table).where(_table.c.id == bindparam("outgoing_id"), _table.c.state == PENDING)
+# by event id, which is unique: a delivery recorded again after a cut connection has a new id
+_OUTCOME = (update(_table).where(_table.c.event_id == bindparam("outgoing_event_id"), _table.c.state == PENDING)
             .values({name: bindparam(f"new_{name}")
                      for name in ("state", "attempts", "sent_at", "next_attempt_at", "last_error")}))
 
@@ -127,7 +128,9 @@ def batch_for_update(*, session: Session, event_id: str, now: datetime | None, l
 
 def record_outcomes(*, session: Session, batch: list[Outgoing]) -> None:
     """Write what the attempts did, in one statement; a delivery no longer pending is left alone."""
-    session.execute(_OUTCOME, [{"outgoing_id": item.id, "new_state": item.state, "new_attempts": item.attempts,
+    if not batch:
+        return
+    session.execute(_OUTCOME, [{"outgoing_event_id": item.event_id, "new_state": item.state, "new_attempts": item.attempts,
                                 "new_sent_at": item.sent_at, "new_next_attempt_at": item.next_attempt_at,
                                 "new_last_error": item.last_error} for item in batch])
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 from celery import shared_task
 from flask import current_app
@@ -57,16 +58,21 @@ def _handlers(intake_url: str) -> dict:
 
 @event_consumer(name="notify.handle_event", service="notify", database=db, dead_letters=DEAD_LETTERS)
 def handle_event(envelope: dict) -> None:
-    """Record the email an event calls for (exactly once), then send it, with any whose retry is overdue.
+    """Record the email an event calls for (exactly once) and send it, with any whose retry is overdue, in one
+    transaction: the event, its delivery and the outcome of the send are committed together.
 
     Failures to record are retried, then dead-lettered (never dropped); a failed send is the
     delivery's own retry schedule (`deliver`, `retry_overdue`).
     """
-    settings = current_app.config["SETTINGS"]
-    consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=_handlers(settings.intake_url))
+    handlers = _handlers(current_app.config["SETTINGS"].intake_url)
+
+    def record() -> None:
+        consume(session=db.session, inbox=INBOX, envelope=envelope, handlers=handlers, commit=False)
+
+    record()
     # also when the event was handled before: a redelivered message finishes an interrupted send
     _send(service.batch_for_update(session=db.session, event_id=str(envelope["id"]), now=utcnow(),
-                                   limit=SEND_BATCH))
+                                   limit=SEND_BATCH), record=record)
 
 
 @shared_task(name="notify.deliver", **RETRY_WHILE_DATABASE_DOWN)
@@ -96,16 +102,15 @@ def send_if_pending(event_id: str) -> None:
 SEND_BATCH = 20
 
 
-def _send(batch: list[service.Outgoing]) -> None:
-    """Send locked pending deliveries over the one connection, commit their outcomes once, schedule retries."""
-    session = db.session
-    if not batch:
-        session.rollback()
-        return
-    settings = current_app.config["SETTINGS"]
-    retries = service.attempt_deliveries(deliveries=batch, sender=current_app.extensions["notify.sender"],
-                                         from_address=settings.smtp_from, reply_to=settings.smtp_reply_to)
-    _commit_outcomes(batch)
+def _send(batch: list[service.Outgoing], record: Callable[[], None] | None = None) -> None:
+    """Send locked pending deliveries over the one connection, commit their outcomes (with what `record` wrote in
+    the same transaction) once, schedule retries."""
+    retries = {}
+    if batch:
+        settings = current_app.config["SETTINGS"]
+        retries = service.attempt_deliveries(deliveries=batch, sender=current_app.extensions["notify.sender"],
+                                             from_address=settings.smtp_from, reply_to=settings.smtp_reply_to)
+    _commit_outcomes(batch, record)
     for event_id, retry_in in retries.items():
         try:
             deliver.apply_async(args=[event_id], countdown=retry_in, queue=QUEUE)
@@ -117,13 +122,16 @@ def _send(batch: list[service.Outgoing]) -> None:
 COMMIT_ATTEMPTS = 5
 
 
-def _commit_outcomes(batch: list[service.Outgoing]) -> None:
+def _commit_outcomes(batch: list[service.Outgoing], record: Callable[[], None] | None) -> None:
     """Commit what the SMTP attempts did. The emails are gone by now: a database connection cut at this
-    moment must not roll the deliveries back to pending (and their retries send them a second time), so
-    the outcomes are written again on a fresh connection (a delivery no longer pending is left alone:
-    the first commit went through after all)."""
+    moment must not leave the deliveries pending (or, when the event's own delivery was recorded in this very
+    transaction, unrecorded), for their retries or the redelivered event would send them a second time. So the
+    transaction is written again on a fresh connection: the event recorded again (a no-op when the first
+    commit went through after all), then the outcomes (a delivery no longer pending is left alone)."""
     for attempt in range(COMMIT_ATTEMPTS):
         try:
+            if attempt and record is not None:
+                record()
             service.record_outcomes(session=db.session, batch=batch)
             db.session.commit()
             break
