@@ -351,9 +351,14 @@ def save_review(*, session: Session, staff: StaffIdentity, reference: str, score
                 recommendation: str, rubric: list[dict]) -> tuple[Review, bool]:
     """Record or revise the asking reviewer's review (not committed); returns it and whether it is new."""
     application = _visible_or_404(session, staff, reference)
-    if not session.scalar(select(Assignment.id).where(Assignment.reference == reference,
-                                                      Assignment.reviewer_id == staff.user_id)):
+    department = session.scalar(select(Assignment.department).where(Assignment.reference == reference,
+                                                                     Assignment.reviewer_id == staff.user_id))
+    if department is None:
         raise ApiError(403, "not_assigned", "Only a reviewer assigned to this application scores it.")
+    # a reviewer who left the department keeps the review they wrote (it counts) but no longer changes it
+    if staff.role == "reviewer" and department not in staff.departments:
+        raise ApiError(403, "not_in_department",
+                       "You no longer review for the department this application was assigned to you for.")
     if _released(session, reference):
         raise ApiError(409, "already_released", "The decision was released; reviews can no longer change.")
     if application.status != "under_review":

@@ -142,7 +142,9 @@ def detail_context(application: Application) -> dict:
     _, rows, hidden = service.reviews_for(session=db.session, staff=staff, reference=application.reference)
     own = next((review for review, _ in rows if review.reviewer_id == staff.user_id), None)
     assignments = service.assignments_of(session=db.session, reference=application.reference)
-    assigned = any(a.reviewer_id == staff.user_id for a, _, _ in assignments)
+    # the form only where saving it would be allowed: not for a reviewer who left the assignment's department
+    assigned = any(a.reviewer_id == staff.user_id and (staff.role != "reviewer" or a.department in staff.departments)
+                   for a, _, _ in assignments)
     rubric = current_rubric()
     form = None
     if assigned and application.status == "under_review":

@@ -138,6 +138,16 @@ def test_dropping_a_department_moves_only_that_departments_open_assignments(
     assert [i["reference"] for i in queue] == [it_ref]
     assert app.test_client().get(f"/api/v1/applications/{hr_ref}", headers=reviewer).status_code == 404
     assert handover_entries(app)[-1]["reason"] == "department_removed"
+    # the review written for hr stays and counts, but is no longer theirs to change
+    revised = app.test_client().post(f"/api/v1/applications/{hr_scored}/reviews", headers=reviewer,
+                                     json={"scores": ALL_FOUR, "recommendation": "rejected"})
+    assert revised.status_code == 403 and revised.get_json()["error"]["code"] == "not_in_department"
+    page = signed_in(app, "both@example.org").get(f"/applications/{hr_scored}").get_data(as_text=True)
+    assert 'id="review-form"' not in page
+    assert counts(app, hr_scored) == (1, 1)
+    with app.app_context():
+        assert db.session.scalars(select(Review.recommendation).where(Review.reference == hr_scored)).all() == [
+            "shortlisted"]
 
 
 def test_only_an_admin_can_make_a_reviewer_hand_over(app, admin, make_user, under_review, user_id):
