@@ -5,7 +5,9 @@ The dossier is what staff open, so it is built inert whatever the uploads held: 
 copied as its drawing only (boxes, resources, content streams), never its annotations, actions, forms or
 the source document's catalogue; visible annotations (filled-in form fields, stamps) are kept as
 drawings. Content streams are copied as stored, still compressed, and the page number is drawn by a
-small stream of our own beside them, so no upload is ever decompressed here. A Word document is
+small stream of our own beside them, so no upload is ever decompressed here. pypdf bounds each upload
+(as inspection does); qpdf (pikepdf) reads WeasyPrint's output and the bounded uploads, copies the pages
+and writes both variants, in C++: in pypdf that was a tenth of the task. A Word document is
 converted to HTML (mammoth), sanitised (nh3: no scripts, no links, images only as bounded `data:` URLs)
 and laid out with our stylesheet.
 
@@ -24,25 +26,24 @@ import gc
 import hashlib
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import mammoth
 import nh3
+import pikepdf
 from celery.exceptions import SoftTimeLimitExceeded
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pikepdf import Array, Dictionary, Name, OutlineItem, Pdf, Stream
 from PIL import Image
-from pypdf import PageObject, PdfReader, PdfWriter, apply_configuration
-from pypdf.generic import (
-    ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, IndirectObject, NameObject, NumberObject,
-    StreamObject,
-)
+from pypdf import PdfReader, apply_configuration
 from weasyprint import CSS, HTML
 from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from services.intake.documents.inspect import ACTIVE_ACTIONS, PYPDF_LIMITS, check_pdf_bounds, resolved
+from services.intake.documents.inspect import ACTIVE_ACTIONS, PYPDF_LIMITS, check_pdf_bounds
 from services.intake.programme.defaults import DOCX, PDF
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ MB = 1024 * 1024
 MAX_DOSSIER_PAGES = 200
 MAX_DOSSIER_BYTES = 64 * MB
 MAX_DOCUMENT_PAGES = 50
+# qpdf copies and writes objects by recursion: a chain of 100,000 objects (a 5 MB upload) overflowed a worker's
+# 8 MB stack, where 50,000 did not. What an upload's pages lead to is bounded well below that (real documents:
+# hundreds), and so is how deep it nests (real documents: a dozen levels)
+MAX_COPIED_OBJECTS = 20_000
+MAX_NESTING = 256
 # a converted CV of a few pages is tens of kilobytes of HTML; past this, laying it out would take minutes
 MAX_CONVERTED_CHARS = 2_000_000
 MAX_IMAGE_BYTES = 2 * MB
@@ -72,6 +78,10 @@ _PAGE_KEYS = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox", "/Rot
 # keys that make a PDF act rather than show; none may survive anywhere in the dossier
 _ACTIVE_KEYS = frozenset({"/AA", "/OpenAction", "/JS", "/JavaScript", "/EmbeddedFiles", "/EF", "/AcroForm",
                           "/XFA", "/Annots", "/Names", "/URI"})
+# what _scrub looks at, found first in an object's text (qpdf writes names without #-escapes): the objects
+# without any (fonts and their widths, nearly all) are not walked key by key, which cost 4 ms a dossier
+_SCRUBBED = re.compile(rb"/(?:%s)(?=[\s()<>\[\]{}/%%]|\Z)" % b"|".join(
+    re.escape(name[1:].encode()) for name in sorted(_ACTIVE_KEYS | {"/A", "/S", "/Next"})))
 _HIDDEN, _NO_VIEW = 2, 32
 # what a converted Word document may hold: text structure, tables, inline images; no links, no styles
 _DOCX_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "table", "thead", "tbody", "tr", "td",
@@ -166,10 +176,10 @@ class _Part:
 
     label: str
     filename: str
-    reader: PdfReader | None = None
+    pdf: Pdf | None = None
     html: str | None = None
     flag: dict | None = None
-    pages: list[PageObject] = field(default_factory=list)
+    pages: list[pikepdf.Page] = field(default_factory=list)
 
 
 def render_dossier(*, context: dict, attachments: list[Attachment], reference: str,
@@ -180,16 +190,29 @@ def render_dossier(*, context: dict, attachments: list[Attachment], reference: s
     With `left_out` (a code of _LEFT_OUT), no document is opened: each is named and flagged with that code.
     """
     _freeze_what_lives_on()
-    with apply_configuration(None, **PYPDF_LIMITS):  # None: on top of the current configuration
-        parts = [_prepare(attachment) if left_out is None else _left_out(attachment, left_out)
-                 for attachment in attachments]
+    parts: list[_Part] = []
+    try:
+        with apply_configuration(None, **PYPDF_LIMITS):  # None: on top of the current configuration
+            for attachment in attachments:
+                parts.append(_prepare(attachment) if left_out is None else _left_out(attachment, left_out))
         while True:
             try:
                 return _render(context=context, parts=parts, reference=reference)
             except _PartFailed as failed:
                 # found only once laid out or copied: left out, and the summary (laid out again) says so
                 for part in failed.parts:
-                    part.reader, part.html, part.pages, part.flag = None, None, [], _flag(part, failed.code)
+                    _close(part)
+                    part.html, part.pages, part.flag = None, [], _flag(part, failed.code)
+    finally:
+        for part in parts:
+            _close(part)
+
+
+def _close(part: _Part) -> None:
+    # qpdf's memory goes now, not when the collector finds the Pdf (cycles are collected seldom here)
+    if part.pdf is not None:
+        part.pdf.close()
+        part.pdf = None
 
 
 _WORKER = {"rendered": 0, "frozen": False}
@@ -246,14 +269,17 @@ def _prepare(attachment: Attachment) -> _Part:
             part.flag = _flag(part, "document_not_converted")
     else:
         try:
-            part.reader = _open_pdf(attachment.data)
+            part.pdf = _open_pdf(attachment.data)
         except Exception:  # noqa: BLE001 - whatever a hostile file makes pypdf raise, it is an unreadable document
             part.flag = _flag(part, "document_unreadable")
     return part
 
 
-def _open_pdf(data: bytes) -> PdfReader:
-    """The PDF read whole and within bounds before anything is laid out; raises on any file that is not."""
+def _open_pdf(data: bytes) -> Pdf:
+    """The PDF read whole and within bounds before anything is laid out; raises on any file that is not.
+
+    pypdf judges the bounds (as inspection does, on every object); qpdf, given only a file that passed,
+    copies the pages."""
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted:
         raise ValueError("encrypted")
@@ -264,14 +290,56 @@ def _open_pdf(data: bytes) -> PdfReader:
     for page in reader.pages:  # a page tree that loops or lies about its count fails here, not mid-copy
         if page.mediabox.width <= 0 or page.mediabox.height <= 0:
             raise ValueError("a page without an area")
-    return reader
+    pdf = pikepdf.open(io.BytesIO(data))
+    try:
+        if len(pdf.pages) != count:  # a file the two readers understand differently is not one to copy
+            raise ValueError("page counts differ")
+        _check_copyable(pdf)
+    except BaseException:
+        pdf.close()
+        raise
+    return pdf
+
+
+def _check_copyable(pdf: Pdf) -> None:
+    """Raise ValueError unless what the pages lead to (all qpdf may copy, whatever the order it goes in)
+    is within MAX_COPIED_OBJECTS, and no deeper than MAX_NESTING."""
+    # each object read as its text, references and all, by qpdf: walking its values from Python cost more
+    # than the rest of the copy (a font's widths are hundreds of numbers); a string that looks like a
+    # reference only counts one more object
+    seen: set[tuple[int, int]] = set()
+    stack = [(_references(b" ".join(value.unparse() for key, value in page.obj.items()
+                                    if key != "/Parent" and isinstance(value, pikepdf.Object))), 1)
+             for page in pdf.pages]  # the page tree (/Parent) is not copied; numbers and names refer to nothing
+    while stack:
+        references, depth = stack.pop()
+        for objgen in references:
+            if objgen in seen:
+                continue
+            if depth > MAX_NESTING:
+                raise ValueError("objects nested too deep")
+            seen.add(objgen)
+            if len(seen) > MAX_COPIED_OBJECTS:
+                raise ValueError("too many objects")
+            item = pdf.get_object(objgen)
+            if isinstance(item, Stream):
+                item = item.stream_dict
+            if isinstance(item, Dictionary | Array):
+                stack.append((_references(item.unparse(resolved=True)), depth + 1))
+
+
+_REFERENCE = re.compile(rb"(\d+) (\d+) R\b")
+
+
+def _references(text: bytes) -> list[tuple[int, int]]:
+    return [(int(number), int(generation)) for number, generation in _REFERENCE.findall(text)]
 
 
 def _description(part: _Part) -> str:
     if part.flag is not None:
         return f"{_LEFT_OUT[part.flag['code']]}; not in the dossier, open it separately"
-    if part.reader is not None:
-        return f"{len(part.reader.pages)} pages, appended"
+    if part.pdf is not None:
+        return f"{len(part.pdf.pages)} pages, appended"
     return "Word document, converted and appended"
 
 
@@ -292,54 +360,59 @@ def _render(*, context: dict, parts: list[_Part], reference: str) -> Rendered:
     for number, page in enumerate(document.pages):
         for name in page.anchors:  # a section split over pages is anchored on each: its first page counts
             starts.setdefault(name, number)
-    laid_out = PdfReader(io.BytesIO(document.write_pdf())).pages
-    bounds = [starts["nip-blind"], *(starts[anchor] for anchor, _ in converted), len(laid_out)]
-    summary, blind_summary = list(laid_out[:bounds[0]]), list(laid_out[bounds[0]:bounds[1]])
-    for (_, part), first, end in zip(converted, bounds[1:], bounds[2:]):
-        part.pages = list(laid_out[first:end])
-        if len(part.pages) > MAX_DOCUMENT_PAGES:
-            raise _PartFailed("document_not_converted", part)
-    for part in parts:
-        if part.reader is not None:
-            part.pages = list(part.reader.pages)
-    included = [p for p in parts if p.flag is None]
-    full = _assemble(reference=reference, summary=summary, parts=included, blind=False)
-    blind = _assemble(reference=reference, summary=blind_summary, parts=included, blind=True)
+    # our own file, read by qpdf: it parses only the objects copied, in C++ (pypdf parsing it cost 3 ms)
+    with pikepdf.open(io.BytesIO(document.write_pdf())) as source:
+        laid_out = list(source.pages)
+        bounds = [starts["nip-blind"], *(starts[anchor] for anchor, _ in converted), len(laid_out)]
+        summary, blind_summary = laid_out[:bounds[0]], laid_out[bounds[0]:bounds[1]]
+        for (_, part), first, end in zip(converted, bounds[1:], bounds[2:]):
+            part.pages = laid_out[first:end]
+            if len(part.pages) > MAX_DOCUMENT_PAGES:
+                raise _PartFailed("document_not_converted", part)
+        for part in parts:
+            if part.pdf is not None:
+                part.pages = list(part.pdf.pages)
+        included = [p for p in parts if p.flag is None]
+        full = _assemble(reference=reference, summary=summary, parts=included, blind=False)
+        blind = _assemble(reference=reference, summary=blind_summary, parts=included, blind=True)
     return Rendered(full.pdf, full.pages, full.sha256, blind=blind,
                     flags=tuple(p.flag for p in parts if p.flag is not None))
 
 
-def _assemble(*, reference: str, summary: list[PageObject], parts: list[_Part], blind: bool) -> Variant:
+def _assemble(*, reference: str, summary: list[pikepdf.Page], parts: list[_Part], blind: bool) -> Variant:
     total = len(summary) + sum(len(p.pages) for p in parts)
     if total > MAX_DOSSIER_PAGES:
         raise DossierRejected("dossier_too_many_pages",
                               f"The dossier would have {total} pages; at most {MAX_DOSSIER_PAGES}.")
-    writer = PdfWriter()
-    resources = _stamp_resources(writer)
-    notice = _stamp_form(writer, BLIND_NOTICE, resources) if blind else None
-    # a picture in a converted Word document is most often the candidate's photo: the blind variant's laid-out
-    # pages show a grey box in its place, and the picture itself never reaches the blind file
-    blank = _Blank(writer) if blind else None
-    for label, pages, part in [("Summary", summary, None), *((p.label, p.pages, p) for p in parts)]:
-        first = len(writer.pages)
-        laid_out = part is None or part.html is not None
-        try:
-            for number, page in enumerate(pages):
-                stamps = [(_stamp_form(writer, f"{reference} \u00b7 page {len(writer.pages) + 1} of {total}",
-                                       resources), False)]
-                if notice is not None and part is not None and number == 0:
-                    stamps.append((notice, True))
-                _add_inert_page(writer, page, stamps, blank if laid_out else None)
-        except Exception:  # noqa: BLE001 - an upload pypdf cannot copy is left out, not a crash
-            if part is None:
-                raise
-            raise _PartFailed("document_unreadable", part) from None
-        writer.add_outline_item(title=label, page_number=first)
-    writer.add_metadata({"/Title": f"{'Blind dossier' if blind else 'Dossier'} {reference}",
-                         "/Producer": "NIP pipeline"})
-    _scrub(writer)
-    pdf = _serialised(writer)
-    return Variant(pdf, total, hashlib.sha256(pdf).hexdigest())
+    with Pdf.new() as pdf:
+        resources = _stamp_resources(pdf)
+        notice = _stamp_form(pdf, BLIND_NOTICE, resources) if blind else None
+        # a picture in a converted Word document is most often the candidate's photo: the blind variant's
+        # laid-out pages show a grey box in its place, and the picture itself never reaches the blind file
+        blank = _Blank(pdf) if blind else None
+        marks = []
+        for label, pages, part in [("Summary", summary, None), *((p.label, p.pages, p) for p in parts)]:
+            first = len(pdf.pages)
+            laid_out = part is None or part.html is not None
+            try:
+                for number, page in enumerate(pages):
+                    stamps = [(_stamp_form(pdf, f"{reference} \u00b7 page {len(pdf.pages) + 1} of {total}",
+                                           resources), False)]
+                    if notice is not None and part is not None and number == 0:
+                        stamps.append((notice, True))
+                    _add_inert_page(pdf, page, stamps, blank if laid_out else None)
+            except Exception:  # noqa: BLE001 - an upload qpdf cannot copy is left out, not a crash
+                if part is None:
+                    raise
+                raise _PartFailed("document_unreadable", part) from None
+            marks.append(OutlineItem(label, first))
+        with pdf.open_outline() as outline:
+            outline.root.extend(marks)
+        pdf.docinfo[Name.Title] = f"{'Blind dossier' if blind else 'Dossier'} {reference}"
+        pdf.docinfo[Name.Producer] = "NIP pipeline"
+        _scrub(pdf)
+        data = _serialised(pdf)
+    return Variant(data, total, hashlib.sha256(data).hexdigest())
 
 
 def convert_docx(data: bytes) -> str | None:
@@ -382,136 +455,148 @@ def _image_kind(body: bytes) -> str | None:
     return kind if width * height <= MAX_IMAGE_PIXELS else None
 
 
-def _serialised(writer: PdfWriter) -> bytes:
+def _serialised(pdf: Pdf) -> bytes:
     """The dossier's bytes; DossierRejected past MAX_DOSSIER_BYTES, judged on its streams before it is written."""
     # streams are nearly all of a PDF's bytes: a runaway dossier is refused before it is serialised, let
-    # alone stored (a sink checking each of pypdf's thousands of small writes cost a seventh of the assembly)
-    streams = sum(len(o._data) for o in writer._objects if isinstance(o, StreamObject))
+    # alone stored
+    streams = sum(len(o.read_raw_bytes()) for o in pdf.objects if isinstance(o, Stream))
     if streams > MAX_DOSSIER_BYTES:
         raise DossierRejected("dossier_too_large", f"The dossier would be larger than {MAX_DOSSIER_BYTES // MB} MB.")
     sink = io.BytesIO()
-    writer.write(sink)
+    # every stream written as stored: qpdf's default would decode and recompress some filters (LZW, ASCII85),
+    # expanding whatever an upload's streams hold; ours are a few operators, not worth compressing. The file
+    # identifier is derived from the content, not the clock: the same dossier renders to the same bytes
+    pdf.save(sink, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none,
+             deterministic_id=True)
     if sink.tell() > MAX_DOSSIER_BYTES:
         raise DossierRejected("dossier_too_large", f"The dossier would be larger than {MAX_DOSSIER_BYTES // MB} MB.")
     return sink.getvalue()
 
 
-def _add_inert_page(writer: PdfWriter, page: PageObject, stamps: list[tuple[IndirectObject, bool]],
+def _copied(pdf: Pdf, value):
+    """`value`, of another PDF, made `pdf`'s: indirect objects by qpdf (each once per dossier, with all they
+    refer to: _scrub judges it), the direct dictionaries and arrays around them here."""
+    if isinstance(value, pikepdf.Object) and value.is_indirect:
+        return pdf.copy_foreign(value)
+    if isinstance(value, Dictionary):
+        return Dictionary({key: _copied(pdf, item) for key, item in value.items()})
+    if isinstance(value, Array):
+        return Array([_copied(pdf, item) for item in value])
+    return value  # numbers, names, strings: no owner
+
+
+def _add_inert_page(pdf: Pdf, page: pikepdf.Page, stamps: list[tuple[Stream, bool]],
                     blank: _Blank | None = None) -> None:
     """Copy the page's drawing, its visible annotations as drawings, and our stamps on top: (form, at the
     top of the page rather than its bottom); with `blank`, every picture drawn as a grey box instead."""
-    clean = PageObject()
-    clean[NameObject("/Type")] = NameObject("/Page")
+    source = page.obj  # inherited boxes and resources are on it: pikepdf pushes them down when it opens a file
+    left, bottom, right, top = _floats(page.mediabox, 4)
+    clean = Dictionary(Type=Name.Page, MediaBox=Array([left, bottom, right, top]))
     for key in _PAGE_KEYS:
-        if key in page:
-            clean[NameObject(key)] = page.raw_get(key)
-    clean[NameObject("/MediaBox")] = page.mediabox
-    resources = DictionaryObject()
-    source_resources = resolved(page, "/Resources")
-    if isinstance(source_resources, DictionaryObject):
-        resources.update({NameObject(k): source_resources.raw_get(k) for k in source_resources})
-    xobjects = DictionaryObject()
-    source_xobjects = resolved(resources, "/XObject")
-    if isinstance(source_xobjects, DictionaryObject):
-        xobjects.update({NameObject(k): source_xobjects.raw_get(k) for k in source_xobjects})
+        if key in source and key not in ("/MediaBox", "/Resources", "/Contents"):
+            clean[key] = _copied(pdf, source[key])
+    resources = Dictionary()
+    source_resources = source.get("/Resources")
+    foreign: dict = {}  # the page's XObjects, still the source's
+    if isinstance(source_resources, Dictionary):
+        for key, item in source_resources.items():
+            if key != "/XObject":
+                resources[key] = _copied(pdf, item)
+        source_xobjects = source_resources.get("/XObject")
+        if isinstance(source_xobjects, Dictionary):
+            foreign.update(source_xobjects.items())
     drawings = b""
-    for appearance, matrix in _visible_appearances(page):
-        name = _free_name(xobjects, "/NipAnnot")
-        xobjects[NameObject(name)] = appearance
+    for appearance, matrix in _visible_appearances(source):
+        name = _free_name(foreign, "/NipAnnot")
+        foreign[name] = appearance
         drawings += b"q %s cm %s Do Q\n" % (_numbers(matrix), name.encode())
-    resources[NameObject("/XObject")] = blank.xobjects(xobjects) if blank is not None else xobjects
-    clean[NameObject("/Resources")] = resources
-
-    added = writer.add_page(clean)  # clones what the clean page refers to, and nothing else
-    box = page.mediabox
-    offset_x = float(box.left) + (float(box.width) - A4_WIDTH) / 2
-    added_xobjects = resolved(resolved(added, "/Resources"), "/XObject")
-    for stamp, top in stamps:
-        stamp_name = _free_name(added_xobjects, "/NipStamp")
-        added_xobjects[NameObject(stamp_name)] = stamp
-        offset_y = float(box.top) - _STAMP_HEIGHT if top else float(box.bottom)
+    xobjects = blank.xobjects(foreign) if blank is not None else Dictionary(
+        {key: _copied(pdf, item) for key, item in foreign.items()})
+    offset_x = left + (right - left - A4_WIDTH) / 2
+    for stamp, at_top in stamps:
+        stamp_name = _free_name(xobjects, "/NipStamp")
+        xobjects[stamp_name] = stamp
+        offset_y = top - _STAMP_HEIGHT if at_top else bottom
         drawings += b"q 1 0 0 1 %s cm %s Do Q\n" % (_numbers([offset_x, offset_y]), stamp_name.encode())
+    resources[Name.XObject] = xobjects
+    clean[Name.Resources] = resources
 
     # the page's own streams stay as stored; ours go around them, the page's graphics state isolated
-    contents = added.raw_get("/Contents") if "/Contents" in added else None
-    streams = []
-    if contents is not None:
-        target = contents.get_object()
-        streams = list(target) if isinstance(target, ArrayObject) else [contents]
-    added[NameObject("/Contents")] = ArrayObject(
-        [_stream(writer, b"q\n"), *streams, _stream(writer, b"\nQ\n" + drawings)])
+    contents = source.get("/Contents")
+    streams = list(contents) if isinstance(contents, Array) else [contents]
+    clean[Name.Contents] = Array([pdf.make_stream(b"q\n"),
+                                  *(pdf.copy_foreign(s) for s in streams if isinstance(s, Stream)),
+                                  pdf.make_stream(b"\nQ\n" + drawings)])
+    pdf.pages.append(pikepdf.Page(pdf.make_indirect(clean)))
 
 
 class _Blank:
-    """Picture-free copies of laid-out pages' XObjects for one writer: each image replaced by one grey pixel
+    """Picture-free copies of laid-out pages' XObjects for one dossier: each image replaced by one grey pixel
     (drawn over the image's whole box), each form that holds images copied with its own replaced."""
 
     MAX_DEPTH = 8  # WeasyPrint nests a form or two (opacity, transforms); ours, so never deep
 
-    def __init__(self, writer: PdfWriter):
-        self.writer = writer
-        pixel = DecodedStreamObject()
-        pixel.set_data(b"\xd0")
-        pixel.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
-                      NameObject("/Width"): NumberObject(1), NameObject("/Height"): NumberObject(1),
-                      NameObject("/ColorSpace"): NameObject("/DeviceGray"),
-                      NameObject("/BitsPerComponent"): NumberObject(8)})
-        self.pixel = writer._add_object(pixel)
-        self.forms: dict[tuple[int, int], IndirectObject] = {}
+    def __init__(self, pdf: Pdf):
+        self.pdf = pdf
+        self.pixel = pdf.make_stream(b"\xd0", Type=Name.XObject, Subtype=Name.Image, Width=1, Height=1,
+                                     ColorSpace=Name.DeviceGray, BitsPerComponent=8)
+        self.forms: dict[tuple[int, int], Stream] = {}
 
-    def xobjects(self, xobjects: DictionaryObject, depth: int = 0) -> DictionaryObject:
-        """`xobjects` with every image, at any depth of forms, replaced by the grey pixel."""
+    def xobjects(self, xobjects, depth: int = 0) -> Dictionary:
+        """`xobjects` (name: object of the source) with every image, at any depth of forms, replaced by the
+        grey pixel, and the rest copied."""
         if depth > self.MAX_DEPTH:
             raise ValueError("forms nested too deep")
-        blanked = DictionaryObject()
-        for name in xobjects:
-            ref, item = xobjects.raw_get(name), resolved(xobjects, name)
-            if resolved(item, "/Subtype") == "/Image":
-                blanked[NameObject(name)] = self.pixel
-            elif isinstance(item, StreamObject) and isinstance(resolved(item, "/Resources"), DictionaryObject):
-                blanked[NameObject(name)] = self._form(ref, item, depth)
+        blanked = Dictionary()
+        for name, item in xobjects.items():
+            if isinstance(item, Stream | Dictionary) and item.get("/Subtype") == Name.Image:
+                blanked[name] = self.pixel
+            elif isinstance(item, Stream) and isinstance(item.get("/Resources"), Dictionary):
+                blanked[name] = self._form(item, depth)
             else:
-                blanked[NameObject(name)] = ref
+                blanked[name] = _copied(self.pdf, item)
         return blanked
 
-    def _form(self, ref, form: StreamObject, depth: int) -> IndirectObject:
-        key = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else (id(form), -1)
-        if key not in self.forms:
-            resources = DictionaryObject(resolved(form, "/Resources"))
-            inner = resolved(resources, "/XObject")
-            if isinstance(inner, DictionaryObject):
-                resources[NameObject("/XObject")] = self.xobjects(inner, depth + 1)
-            copy = StreamObject()
-            copy._data = form._data  # the drawing as stored, still compressed
-            copy.update({**{NameObject(k): form.raw_get(k) for k in form}, NameObject("/Resources"): resources})
-            self.forms[key] = self.writer._add_object(copy.clone(self.writer))
-        return self.forms[key]
+    def _form(self, form: Stream, depth: int) -> Stream:
+        if form.objgen not in self.forms:
+            source_resources = form.Resources
+            resources = Dictionary({key: _copied(self.pdf, item) for key, item in source_resources.items()
+                                    if key != "/XObject"})
+            inner = source_resources.get("/XObject")
+            if isinstance(inner, Dictionary):
+                resources[Name.XObject] = self.xobjects(inner, depth + 1)
+            copy = self.pdf.make_stream(form.read_raw_bytes())  # the drawing as stored, still compressed
+            for key, item in form.stream_dict.items():
+                if key not in ("/Length", "/Resources"):
+                    copy[key] = _copied(self.pdf, item)
+            copy[Name.Resources] = resources
+            self.forms[form.objgen] = copy
+        return self.forms[form.objgen]
 
 
-def _visible_appearances(page: PageObject):
+def _visible_appearances(page: Dictionary):
     """(appearance stream, placement matrix) for each annotation a viewer would draw: form fields as
     filled in, stamps, highlights. The annotation itself, with any action it carries, is not copied."""
-    annotations = resolved(page, "/Annots")
-    for ref in annotations if isinstance(annotations, ArrayObject) else []:
-        annotation = ref.get_object()
-        if not isinstance(annotation, DictionaryObject) or int(resolved(annotation, "/F", 0)) & (_HIDDEN | _NO_VIEW):
+    annotations = page.get("/Annots")
+    for annotation in annotations if isinstance(annotations, Array) else []:
+        if not isinstance(annotation, Dictionary) or int(annotation.get("/F", 0)) & (_HIDDEN | _NO_VIEW):
             continue
-        appearances = resolved(annotation, "/AP")
-        normal = resolved(appearances, "/N") if isinstance(appearances, DictionaryObject) else None
-        if isinstance(normal, DictionaryObject) and not isinstance(normal, StreamObject):
-            state = resolved(annotation, "/AS")
-            normal = resolved(normal, state) if state is not None else None
-        if not isinstance(normal, StreamObject) or "/BBox" not in normal or "/Rect" not in annotation:
+        appearances = annotation.get("/AP")
+        normal = appearances.get("/N") if isinstance(appearances, Dictionary) else None
+        if isinstance(normal, Dictionary):  # appearance states (a stream is not a Dictionary in pikepdf)
+            state = annotation.get("/AS")
+            normal = normal.get(state) if isinstance(state, Name) else None
+        if not isinstance(normal, Stream) or "/BBox" not in normal or "/Rect" not in annotation:
             continue
-        matrix = _placement(normal, resolved(annotation, "/Rect"))
-        if matrix is not None and normal.indirect_reference is not None:
-            yield normal.indirect_reference, matrix
+        matrix = _placement(normal, annotation.get("/Rect"))
+        if matrix is not None and normal.is_indirect:
+            yield normal, matrix
 
 
-def _placement(form: StreamObject, rect) -> list[float] | None:
+def _placement(form: Stream, rect) -> list[float] | None:
     # PDF 32000 12.5.5: the form's BBox, transformed by its Matrix, is fitted to the annotation's Rect
-    x0, y0, x1, y1 = _floats(form["/BBox"], 4)
-    a, b, c, d, e, f = _floats(resolved(form, "/Matrix", ArrayObject([1, 0, 0, 1, 0, 0])), 6)
+    x0, y0, x1, y1 = _floats(form.get("/BBox"), 4)
+    a, b, c, d, e, f = _floats(form.get("/Matrix", [1, 0, 0, 1, 0, 0]), 6)
     corners = [(a * x + c * y + e, b * x + d * y + f) for x in (x0, x1) for y in (y0, y1)]
     left, right = min(p[0] for p in corners), max(p[0] for p in corners)
     bottom, top = min(p[1] for p in corners), max(p[1] for p in corners)
@@ -524,7 +609,7 @@ def _placement(form: StreamObject, rect) -> list[float] | None:
 
 
 def _floats(values, count: int) -> list[float]:
-    numbers = [float(v.get_object() if hasattr(v, "get_object") else v) for v in values]
+    numbers = [float(v) for v in values]
     if len(numbers) != count:
         raise ValueError("malformed rectangle or matrix")
     return numbers
@@ -540,31 +625,19 @@ _HELVETICA = {**dict.fromkeys("0123456789", 556), " ": 278, "\u00b7": 278, "-": 
 _STAMP_SIZE, _STAMP_HEIGHT = 8, 40
 
 
-def _stamp_resources(writer: PdfWriter) -> IndirectObject:
+def _stamp_resources(pdf: Pdf) -> Dictionary:
     """Font and transparency of the page numbers, once per dossier and shared by every stamp."""
-    font = DictionaryObject({
-        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-        NameObject("/BaseFont"): NameObject("/Helvetica"), NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
-    })
-    veil = DictionaryObject({NameObject("/Type"): NameObject("/ExtGState"), NameObject("/ca"): FloatObject(0.85)})
-    return writer._add_object(DictionaryObject({
-        NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)}),
-        NameObject("/ExtGState"): DictionaryObject({NameObject("/GS1"): writer._add_object(veil)}),
-    }))
+    font = pdf.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica,
+                                        Encoding=Name.WinAnsiEncoding))
+    veil = pdf.make_indirect(Dictionary(Type=Name.ExtGState, ca=0.85))
+    return pdf.make_indirect(Dictionary(Font=Dictionary(F1=font), ExtGState=Dictionary(GS1=veil)))
 
 
-def _stamp_form(writer: PdfWriter, text: str, resources: IndirectObject) -> IndirectObject:
+def _stamp_form(pdf: Pdf, text: str, resources: Dictionary) -> Stream:
     """A form XObject the width of an A4 page drawing `text` centred near its bottom on a light veil, as
     the summary's footer looked when WeasyPrint drew it."""
-    form = DecodedStreamObject()
-    form.set_data(_stamp_drawing(text))
-    form.update({
-        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
-        NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), FloatObject(A4_WIDTH),
-                                          NumberObject(_STAMP_HEIGHT)]),
-        NameObject("/Resources"): resources,
-    })
-    return writer._add_object(form)
+    return pdf.make_stream(_stamp_drawing(text), Type=Name.XObject, Subtype=Name.Form,
+                           BBox=Array([0, 0, A4_WIDTH, _STAMP_HEIGHT]), Resources=resources)
 
 
 @functools.lru_cache(maxsize=256)
@@ -579,13 +652,7 @@ def _stamp_drawing(text: str) -> bytes:
         _numbers([x - pad, y - 3, width + 2 * pad, _STAMP_SIZE + 5]), _STAMP_SIZE, _numbers([x, y]), encoded)
 
 
-def _stream(writer: PdfWriter, data: bytes) -> IndirectObject:
-    stream = DecodedStreamObject()
-    stream.set_data(data)
-    return writer._add_object(stream)  # a few operators: compressing them would save nothing
-
-
-def _free_name(names: DictionaryObject, base: str) -> str:
+def _free_name(names, base: str) -> str:
     name, n = base, 0
     while name in names:
         n += 1
@@ -597,28 +664,28 @@ def _numbers(values) -> bytes:
     return b" ".join(f"{v:.4f}".rstrip("0").rstrip(".").encode() or b"0" for v in values)
 
 
-def _scrub(writer: PdfWriter) -> None:
-    """Belt and braces: whatever reached the writer through resources loses any key that acts."""
-    seen: set[int] = set()
-    stack: list = [writer._root_object, *(o for o in writer._objects if o is not None)]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, IndirectObject):
-            continue  # every indirect object is in writer._objects and is visited there
-        if id(item) in seen:
+def _scrub(pdf: Pdf) -> None:
+    """Belt and braces: whatever reached the dossier through resources loses any key that acts."""
+    for top in [pdf.trailer, *pdf.objects]:  # every indirect object, and the direct ones within each
+        if not isinstance(top, Dictionary | Array | Stream) or not _SCRUBBED.search(
+                (top.stream_dict if isinstance(top, Stream) else top).unparse(resolved=True)):
             continue
-        seen.add(id(item))
-        if isinstance(item, DictionaryObject):
-            # dict's own views: outline nodes (TreeObject) iterate over their children instead
-            for key in [k for k in dict.keys(item) if k in _ACTIVE_KEYS]:
-                del item[key]
-            action = resolved(item, "/A")
-            if isinstance(action, DictionaryObject) and resolved(action, "/S") != "/GoTo":
-                del item["/A"]
-            if "/S" in item and "/Next" in item:  # an action's chain; outline items' /Next is a sibling
-                del item["/Next"]
-            if resolved(item, "/S") in ACTIVE_ACTIONS:  # an action left anywhere: without its type it does nothing
-                del item["/S"]
-            stack.extend(dict.values(item))
-        elif isinstance(item, ArrayObject):
-            stack.extend(item)
+        stack = [top]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, Dictionary | Stream):
+                for key in item.keys() & _ACTIVE_KEYS:
+                    del item[key]
+                action = item.get("/A")
+                if isinstance(action, Dictionary) and action.get("/S") != Name.GoTo:
+                    del item["/A"]
+                if "/S" in item and "/Next" in item:  # an action's chain; outline items' /Next is a sibling
+                    del item["/Next"]
+                kind = item.get("/S")
+                if isinstance(kind, Name) and str(kind) in ACTIVE_ACTIONS:  # without its type, it does nothing
+                    del item["/S"]
+                children = item.values()
+            else:
+                children = item
+            stack.extend(child for child in children
+                         if isinstance(child, Dictionary | Array | Stream) and not child.is_indirect)

@@ -125,3 +125,29 @@ def test_a_word_document_whose_layout_outlasts_the_soft_time_limit_is_left_out_a
     assert titles(rendered.pdf) == titles(rendered.blind.pdf) == ["Summary", "Proof"]
     summary = PdfReader(io.BytesIO(rendered.pdf)).pages[0].extract_text().replace("\n", " ")
     assert "the Word document could not be converted" in summary
+
+
+def referring_to_everything(objects: int) -> bytes:
+    """A page whose resources name `objects` small arrays that are also a chain, each holding the next: qpdf
+    copies and writes by recursion, and a chain of 100,000 overflowed a worker's stack (a dead worker)."""
+    first = 5
+    names = b" ".join(b"/X%d %d 0 R" % (n, n) for n in range(first, first + objects))
+    chain = [b"[%d 0 R]" % (n + 1) for n in range(first, first + objects - 1)] + [b"[]"]
+    return hostile._catalog(b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources 4 0 R >>",
+                            b"<< /Properties << " + names + b" >> >>", *chain)
+
+
+def test_a_pdf_whose_pages_lead_to_too_many_objects_is_unreadable_however_shallow_it_looks():
+    # each object is named by the page itself (one level deep), so only the count of what a copy reaches bounds it
+    rendered = render_dossier(context=CONTEXT, attachments=[
+        Attachment("Proof", referring_to_everything(render.MAX_COPIED_OBJECTS + 1))], reference=REFERENCE)
+    assert [f["code"] for f in rendered.flags] == ["document_unreadable"]
+    assert titles(rendered.pdf) == ["Summary"]
+    assert_renders_normally()
+
+
+def test_a_pdf_within_the_copy_bounds_is_appended():
+    rendered = render_dossier(context=CONTEXT, attachments=[
+        Attachment("Proof", referring_to_everything(render.MAX_NESTING - 10))], reference=REFERENCE)
+    assert rendered.flags == () and titles(rendered.pdf) == ["Summary", "Proof"]

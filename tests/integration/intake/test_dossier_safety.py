@@ -131,3 +131,14 @@ def test_render_task_records_a_problem_instead_of_failing_when_the_dossier_is_ou
     assert [p["code"] for p in application.problems] == ["dossier_too_many_pages"]
     assert application.dossier_key is None and application.status == "under_review"
     assert not (settings.documents_dir / "dossiers").exists()
+
+
+def test_the_same_documents_render_to_the_same_bytes():
+    # the file identifier comes from the content, not the clock: a dossier's checksum changes only with it
+    attachments = [Attachment("Proof of studies", make_pdf("Certificate of enrolment"))]
+    first, second = (render_dossier(context=CONTEXT, attachments=attachments, reference=CONTEXT["reference"])
+                     for _ in range(2))
+    assert (first.sha256, first.blind.sha256) == (second.sha256, second.blind.sha256)
+    changed = render_dossier(context=CONTEXT, attachments=[Attachment("Proof of studies", make_pdf("Other"))],
+                             reference=CONTEXT["reference"])
+    assert changed.sha256 != first.sha256
