@@ -215,9 +215,10 @@ def open_dead_letters(stack: Stack) -> dict[str, str]:
 STALLED_AFTER = 45.0  # seconds without progress before the reconciliation is run
 
 
-def reconcile(stack: Stack) -> int:
-    """Run review's and notify's reconciliation now, as their beat job does; the number of repairs."""
-    repaired = 0
+def reconcile(stack: Stack) -> tuple[int, str]:
+    """Run review's and notify's reconciliation now, as their beat job does; the number of repairs, and what
+    each said (what it found different is in its log lines)."""
+    repaired, said = 0, []
     for service in ("review", "notify"):
         env = {**stack.env, **stack.service_env.get(f"worker-{service}", {})}
         result = subprocess.run(["python", "-m", f"services.{service}", "reconcile", "--settle", "15"], cwd=ROOT,
@@ -226,7 +227,8 @@ def reconcile(stack: Stack) -> int:
         assert result.returncode == 0 and match, \
             f"{service} reconcile failed ({result.returncode}): {result.stdout[-2000:]}{result.stderr[-2000:]}"
         repaired += int(match.group(1))
-    return repaired
+        said.append(f"{service}: {result.stdout[-2000:]}{result.stderr[-4000:]}")
+    return repaired, "\n".join(said)
 
 
 def wait_until_quiet(stack: Stack, urls: dict, accepted: list, mail_dir: Path, *, timeout: float,
@@ -253,7 +255,7 @@ def wait_until_quiet(stack: Stack, urls: dict, accepted: list, mail_dir: Path, *
         if problems != last:
             last, progressed = problems, time.monotonic()
         elif reconciled is None and time.monotonic() - progressed > STALLED_AFTER:
-            reconciled = reconcile(stack)
+            reconciled, _ = reconcile(stack)
             progressed = time.monotonic()
         time.sleep(2)
 
@@ -272,5 +274,6 @@ def assert_consistent(stack: Stack, urls: dict, accepted: list, mail_dir: Path, 
     problems += [f"{service} holds dead letters:\n{listing}" for service, listing in letters.items()]
     assert not problems, "\n".join(problems[:40]) + f"\n{stack.logs(tail=25)}"
     # the owners' own comparison agrees: nothing left to repair
-    assert reconcile(stack) == 0, "the reconciliation still found something to repair once quiet"
+    repairs, said = reconcile(stack)
+    assert repairs == 0, f"the reconciliation still found something to repair once quiet:\n{said}"
     return {"quiet s": round(seconds, 1), "resent": resent(accepted, mail_dir), "reconciled": reconciled}

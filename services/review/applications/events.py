@@ -77,6 +77,12 @@ def on_checked(*, session: Session, event: dict) -> None:
 def on_dossier_rendered(*, session: Session, event: dict) -> None:
     data = event["data"]
     application = _row(session, data["reference"])
+    # a render's announcement handled after a later render's (its first handling killed before it committed): the
+    # later one is intake's truth. Intake makes the event under the application's row lock: later, committed later
+    if application.dossier_rendered_at is not None and event["occurred_at"] < application.dossier_rendered_at:
+        log.info("older dossier event ignored", extra={"reference": application.reference})
+        return
+    application.dossier_rendered_at = event["occurred_at"]
     application.dossier_key = data["dossier_key"]
     application.dossier_pages = data["pages"]
     application.dossier_sha256 = data["sha256"]

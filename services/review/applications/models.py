@@ -42,6 +42,8 @@ class Application(Base):
     blind_dossier_key: Mapped[str | None] = mapped_column(String(255))
     blind_dossier_pages: Mapped[int | None]
     blind_dossier_sha256: Mapped[str | None] = mapped_column(String(64))
+    # when intake announced the render shown: a redelivered older announcement must not replace a newer one
+    dossier_rendered_at: Mapped[datetime | None]
     # documents the render could not include, for staff: [{code, message}]
     dossier_flags: Mapped[list] = mapped_column(default=list)
     # kept by the reviews service on every review write: weighted aggregate (null until a review is in),

@@ -50,6 +50,14 @@ def test_an_older_status_event_arriving_late_is_ignored(app, admin, deliver):
     assert detail(app, "NIP27-0003").get_json()["status"] == "withdrawn"
 
 
+def test_an_older_dossier_event_arriving_late_is_ignored(app, admin, deliver):
+    # two renders announced; the first handled last (the worker handling it was killed before it committed)
+    deliver(submitted("NIP27-0004"),
+            dossier_rendered("NIP27-0004", pages=4, sha256="bb" * 32, at=T0 + timedelta(minutes=3)),
+            dossier_rendered("NIP27-0004", pages=3, sha256="aa" * 32, at=T0 + timedelta(minutes=2)))
+    assert detail(app, "NIP27-0004").get_json()["dossier"]["pages"] == 4
+
+
 def test_status_before_submission_creates_the_row_and_submission_fills_it_in(app, admin, deliver):
     deliver(status_changed("NIP27-0004", "under_review", at=T0 + timedelta(minutes=5)),
             dossier_rendered("NIP27-0004", at=T0 + timedelta(minutes=4)))
