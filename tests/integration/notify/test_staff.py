@@ -1,11 +1,14 @@
 """Staff side of notify: the delivery log scoped per role, template previews, the reviewers' daily digest."""
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from services.notify.db import db
+from services.notify.db import Base, db
+from shared.db import make_engine
 from services.notify.deliveries.models import Delivery
 from services.notify.deliveries.tasks import handle_event
-from services.notify.staff.models import Assignment
+from services.notify.staff.models import ApplicationDepartment, Assignment
+from services.notify.staff.service import record_departments
 from services.notify.staff.tasks import send_digests
 from tests.integration.notify.conftest import make_review_assigned, make_review_unassigned, staff_token_headers
 
@@ -16,6 +19,32 @@ def two_applications(app, mail_server, status_changed):
     handle_event.run(status_changed(reference="NIP27-SCO001", departments=["ACO"]))
     handle_event.run(status_changed(reference="NIP27-SCO002", departments=["ACT", "JFC"]))
     handle_event.run(make_review_assigned(reference="NIP27-SCO001", reviewer_id=7))
+
+
+def departments_of(session, reference) -> list[str]:
+    return sorted(session.scalars(select(ApplicationDepartment.department)
+                                  .where(ApplicationDepartment.reference == reference)))
+
+
+def test_an_applications_departments_are_those_of_its_latest_status_change(app, mail_server, status_changed):
+    handle_event.run(status_changed(reference="NIP27-DEP001", departments=["ACO", "ACT"]))
+    handle_event.run(status_changed(reference="NIP27-DEP002", departments=["ACO"]))
+    handle_event.run(status_changed(reference="NIP27-DEP001", new="shortlisted", departments=["ACT", "JFC", "ACT"]))
+
+    assert departments_of(db.session, "NIP27-DEP001") == ["ACT", "JFC"]
+    assert departments_of(db.session, "NIP27-DEP002") == ["ACO"]
+
+
+def test_departments_are_kept_the_same_way_in_embedded_mode(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'notify.db'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        for departments in (["ACO", "ACT"], ["ACT", "JFC", "ACT"]):
+            record_departments(session=session, event={"data": {"reference": "NIP27-DEP001",
+                                                                "departments": departments}})
+        session.commit()
+        assert departments_of(session, "NIP27-DEP001") == ["ACT", "JFC"]
+    engine.dispose()
 
 
 def references(client, headers, **query):
