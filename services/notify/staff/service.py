@@ -5,7 +5,6 @@ import logging
 import uuid
 from collections import defaultdict
 from datetime import datetime
-
 from typing import cast
 
 from sqlalchemy import Table, delete, select, text
@@ -42,8 +41,9 @@ def record_departments(*, session: Session, event: dict) -> None:
         return
     session.execute(delete(_DEPARTMENTS).where(_DEPARTMENTS.c.reference == reference,
                                                _DEPARTMENTS.c.department.not_in(codes)))
-    session.execute(sqlite.insert(_DEPARTMENTS).values([{"reference": reference, "department": code}
-                                                        for code in codes]).on_conflict_do_nothing())
+    if codes:
+        session.execute(sqlite.insert(_DEPARTMENTS).values([{"reference": reference, "department": code}
+                                                            for code in codes]).on_conflict_do_nothing())
 
 
 def record_assignment(*, session: Session, event: dict) -> Assignment:

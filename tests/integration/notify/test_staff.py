@@ -33,17 +33,23 @@ def test_an_applications_departments_are_those_of_its_latest_status_change(app, 
 
     assert departments_of(db.session, "NIP27-DEP001") == ["ACT", "JFC"]
     assert departments_of(db.session, "NIP27-DEP002") == ["ACO"]
+    handle_event.run(status_changed(reference="NIP27-DEP002", new="shortlisted", departments=[]))
+    assert departments_of(db.session, "NIP27-DEP002") == []
 
 
 def test_departments_are_kept_the_same_way_in_embedded_mode(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'notify.db'}")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        for departments in (["ACO", "ACT"], ["ACT", "JFC", "ACT"]):
+        def record(departments):
             record_departments(session=session, event={"data": {"reference": "NIP27-DEP001",
                                                                 "departments": departments}})
-        session.commit()
-        assert departments_of(session, "NIP27-DEP001") == ["ACT", "JFC"]
+            session.commit()
+            return departments_of(session, "NIP27-DEP001")
+
+        assert record(["ACO", "ACT"]) == ["ACO", "ACT"]
+        assert record(["ACT", "JFC", "ACT"]) == ["ACT", "JFC"]
+        assert record([]) == []
     engine.dispose()
 
 
