@@ -149,9 +149,6 @@ def logged_messages(app, event_ids: list[str]) -> list:
     settings = app.config["SETTINGS"]
     with app.app_context():
         rows = db.session.scalars(select(Delivery).where(Delivery.event_id.in_(event_ids))).all()
-        # no connection of this process may pass to the next round's forked workers
-        db.session.remove()
-        db.engine.dispose()
         if {row.state for row in rows} != {SENT} or len(rows) != len(event_ids):
             raise RuntimeError("notify did not send every email")
         return [build_message(sender=settings.smtp_from, recipient=row.recipient, subject=row.subject,
