@@ -115,6 +115,11 @@ class DocumentStore:
         # callers that only know the folder get the process's settings' keys, read on first use
         self._keys = keys
 
+    @classmethod
+    def of(cls, settings) -> DocumentStore:
+        """The store a service's settings name, with their keys (read from the environment only once)."""
+        return cls(settings.documents_dir, keys=settings.documents_keys)
+
     @property
     def keyring(self) -> Keyring:
         if self._keys is None:
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.config import Settings
 
     settings = Settings.from_env()
-    store = DocumentStore(settings.documents_dir, keys=settings.documents_keys)
+    store = DocumentStore.of(settings)
     try:
         current = store.keyring.current
 

@@ -133,7 +133,7 @@ def save_draft_from_form(*, call: Call, draft: Draft | None):
     typed = request.form.get("correspondence_language")
     language = typed if typed in LANGUAGES else current_language()
     draft = service.save_draft(session=db.session, call=call, draft=draft, values=service.draft_values(request.form),
-                               uploads=parse_uploads(), store=DocumentStore(settings.documents_dir), language=language)
+                               uploads=parse_uploads(), store=DocumentStore.of(settings), language=language)
     _email_draft_link(draft, language)
     db.session.commit()
     log.info("draft saved", extra={"reference": draft.reference})

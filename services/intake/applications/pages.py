@@ -178,7 +178,7 @@ def apply():
             uploads = parse_uploads()
             application, _created = service.submit_application(
                 session=db.session, call=call, payload=payload, uploads=uploads, idempotency_key=None,
-                store=DocumentStore(current_app.config["SETTINGS"].documents_dir), draft=draft)
+                store=DocumentStore.of(current_app.config["SETTINGS"]), draft=draft)
             db.session.commit()
             token = service.applicant_token(current_app.config["SETTINGS"].applicant_token_key, application.reference)
             return redirect(url_for("pages.status", reference=application.reference, token=token,

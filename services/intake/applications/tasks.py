@@ -60,7 +60,7 @@ def check_application(reference: str) -> str | None:
         change_status(session=session, application=application, new="checking", actor="worker")
         session.commit()
     call = session.get_one(Call, application.call_id)
-    store = DocumentStore(current_app.config["SETTINGS"].documents_dir)
+    store = DocumentStore.of(current_app.config["SETTINGS"])
     ineligible = eligibility_problems(application=application, call=call)
     missing = completeness_problems(application=application, call=call, store=store)
     session.rollback()  # release the read snapshot before taking the lock again

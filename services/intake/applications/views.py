@@ -27,7 +27,7 @@ def _settings():
 
 
 def _store() -> DocumentStore:
-    return DocumentStore(_settings().documents_dir)
+    return DocumentStore.of(_settings())
 
 
 def parse_application_part() -> dict:

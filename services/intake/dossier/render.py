@@ -6,8 +6,9 @@ copied as its drawing only (boxes, resources, content streams), never its annota
 the source document's catalogue; visible annotations (filled-in form fields, stamps) are kept as
 drawings. Content streams are copied as stored, still compressed, and the page number is drawn by a
 small stream of our own beside them, so no upload is ever decompressed here. pypdf bounds each upload
-(as inspection does); qpdf (pikepdf) reads WeasyPrint's output and the bounded uploads, copies the pages
-and writes both variants, in C++: in pypdf that was a tenth of the task. A Word document is
+as inspection does, unless inspection already did on these very bytes; qpdf (pikepdf) reads WeasyPrint's
+output and the bounded uploads, copies the pages and writes both variants from one PDF, in C++: in pypdf
+that was a tenth of the task. A Word document is
 converted to HTML (mammoth), sanitised (nh3: no scripts, no links, images only as bounded `data:` URLs)
 and laid out with our stylesheet.
 
@@ -35,7 +36,7 @@ import nh3
 import pikepdf
 from celery.exceptions import SoftTimeLimitExceeded
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pikepdf import Array, Dictionary, Name, OutlineItem, Pdf, Stream
+from pikepdf import Array, Dictionary, Name, OutlineItem, Pdf, Stream, String
 from PIL import Image
 from pypdf import PdfReader, apply_configuration
 from weasyprint import CSS, HTML
@@ -113,6 +114,9 @@ class Attachment:
     data: bytes | None  # None: not in the document store
     media_type: str = PDF
     filename: str = ""
+    # pages the current inspector counted in these very bytes (its walk bounded every object and stream):
+    # they are not walked again here. None: judged here, as a file inspection never saw
+    inspected_pages: int | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,9 @@ def render_dossier(*, context: dict, attachments: list[Attachment], reference: s
     With `left_out` (a code of _LEFT_OUT), no document is opened: each is named and flagged with that code.
     """
     _freeze_what_lives_on()
+    uploads = hashlib.sha256()  # what the documents hold, for the dossier's file identifier
+    for attachment in attachments:
+        uploads.update(attachment.data or b"")
     parts: list[_Part] = []
     try:
         with apply_configuration(None, **PYPDF_LIMITS):  # None: on top of the current configuration
@@ -197,7 +204,7 @@ def render_dossier(*, context: dict, attachments: list[Attachment], reference: s
                 parts.append(_prepare(attachment) if left_out is None else _left_out(attachment, left_out))
         while True:
             try:
-                return _render(context=context, parts=parts, reference=reference)
+                return _render(context=context, parts=parts, reference=reference, uploads=uploads)
             except _PartFailed as failed:
                 # found only once laid out or copied: left out, and the summary (laid out again) says so
                 for part in failed.parts:
@@ -269,36 +276,41 @@ def _prepare(attachment: Attachment) -> _Part:
             part.flag = _flag(part, "document_not_converted")
     else:
         try:
-            part.pdf = _open_pdf(attachment.data)
+            part.pdf = _open_pdf(attachment.data, attachment.inspected_pages)
         except Exception:  # noqa: BLE001 - whatever a hostile file makes pypdf raise, it is an unreadable document
             part.flag = _flag(part, "document_unreadable")
     return part
 
 
-def _open_pdf(data: bytes) -> Pdf:
+def _open_pdf(data: bytes, inspected_pages: int | None = None) -> Pdf:
     """The PDF read whole and within bounds before anything is laid out; raises on any file that is not.
 
-    pypdf judges the bounds (as inspection does, on every object); qpdf, given only a file that passed,
-    copies the pages."""
-    reader = PdfReader(io.BytesIO(data), strict=False)
-    if reader.is_encrypted:
-        raise ValueError("encrypted")
-    check_pdf_bounds(reader)
-    count = len(reader.pages)
+    pypdf judges the bounds (as inspection does, on every object) unless inspection already did on these
+    bytes; qpdf, given only a file that passed, copies the pages."""
+    count = _pypdf_bounded_pages(data) if inspected_pages is None else inspected_pages
     if not 0 < count <= MAX_DOCUMENT_PAGES:
         raise ValueError(f"{count} pages")
-    for page in reader.pages:  # a page tree that loops or lies about its count fails here, not mid-copy
-        if page.mediabox.width <= 0 or page.mediabox.height <= 0:
-            raise ValueError("a page without an area")
     pdf = pikepdf.open(io.BytesIO(data))
     try:
         if len(pdf.pages) != count:  # a file the two readers understand differently is not one to copy
             raise ValueError("page counts differ")
+        for page in pdf.pages:
+            left, bottom, right, top = _floats(page.mediabox, 4)
+            if right <= left or top <= bottom:
+                raise ValueError("a page without an area")
         _check_copyable(pdf)
     except BaseException:
         pdf.close()
         raise
     return pdf
+
+
+def _pypdf_bounded_pages(data: bytes) -> int:
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        raise ValueError("encrypted")
+    check_pdf_bounds(reader)
+    return len(reader.pages)  # a page tree that loops fails here, not mid-copy
 
 
 def _check_copyable(pdf: Pdf) -> None:
@@ -343,7 +355,7 @@ def _description(part: _Part) -> str:
     return "Word document, converted and appended"
 
 
-def _render(*, context: dict, parts: list[_Part], reference: str) -> Rendered:
+def _render(*, context: dict, parts: list[_Part], reference: str, uploads) -> Rendered:
     documents = [{"label": p.label, "filename": p.filename, "description": _description(p)} for p in parts]
     converted = [(f"nip-document-{n}", p) for n, p in enumerate(parts) if p.html is not None]
     html = dossier_html(context=context, documents=documents,
@@ -373,46 +385,61 @@ def _render(*, context: dict, parts: list[_Part], reference: str) -> Rendered:
             if part.pdf is not None:
                 part.pages = list(part.pdf.pages)
         included = [p for p in parts if p.flag is None]
-        full = _assemble(reference=reference, summary=summary, parts=included, blind=False)
-        blind = _assemble(reference=reference, summary=blind_summary, parts=included, blind=True)
+        # the file identifier is drawn from what the dossier is made of: the same inputs give the same bytes
+        made_of = uploads.copy()
+        made_of.update(html.encode())
+        full_id = made_of.digest()[:16]
+        made_of.update(b"blind")
+        blind, full = _assemble(reference=reference, summaries=(blind_summary, summary), parts=included,
+                                file_ids=(made_of.digest()[:16], full_id))
     return Rendered(full.pdf, full.pages, full.sha256, blind=blind,
                     flags=tuple(p.flag for p in parts if p.flag is not None))
 
 
-def _assemble(*, reference: str, summary: list[pikepdf.Page], parts: list[_Part], blind: bool) -> Variant:
-    total = len(summary) + sum(len(p.pages) for p in parts)
-    if total > MAX_DOSSIER_PAGES:
+def _assemble(*, reference: str, summaries: tuple[list[pikepdf.Page], list[pikepdf.Page]], parts: list[_Part],
+              file_ids: tuple[bytes, bytes]) -> tuple[Variant, Variant]:
+    """The blind variant, then the full one, written from one PDF: what the two share (the uploads, the
+    summary's fonts) is copied and swept once. The blind one is written first, so its file cannot hold the
+    full summary even as an unreferenced object (qpdf writes only what the trailer reaches, in any case)."""
+    totals = [len(summary) + sum(len(p.pages) for p in parts) for summary in summaries]
+    if max(totals) > MAX_DOSSIER_PAGES:
         raise DossierRejected("dossier_too_many_pages",
-                              f"The dossier would have {total} pages; at most {MAX_DOSSIER_PAGES}.")
+                              f"The dossier would have {max(totals)} pages; at most {MAX_DOSSIER_PAGES}.")
+    variants = []
     with Pdf.new() as pdf:
         resources = _stamp_resources(pdf)
-        notice = _stamp_form(pdf, BLIND_NOTICE, resources) if blind else None
-        # a picture in a converted Word document is most often the candidate's photo: the blind variant's
-        # laid-out pages show a grey box in its place, and the picture itself never reaches the blind file
-        blank = _Blank(pdf) if blind else None
-        marks = []
-        for label, pages, part in [("Summary", summary, None), *((p.label, p.pages, p) for p in parts)]:
-            first = len(pdf.pages)
-            laid_out = part is None or part.html is not None
-            try:
-                for number, page in enumerate(pages):
-                    stamps = [(_stamp_form(pdf, f"{reference} \u00b7 page {len(pdf.pages) + 1} of {total}",
-                                           resources), False)]
-                    if notice is not None and part is not None and number == 0:
-                        stamps.append((notice, True))
-                    _add_inert_page(pdf, page, stamps, blank if laid_out else None)
-            except Exception:  # noqa: BLE001 - an upload qpdf cannot copy is left out, not a crash
-                if part is None:
-                    raise
-                raise _PartFailed("document_unreadable", part) from None
-            marks.append(OutlineItem(label, first))
-        with pdf.open_outline() as outline:
-            outline.root.extend(marks)
-        pdf.docinfo[Name.Title] = f"{'Blind dossier' if blind else 'Dossier'} {reference}"
-        pdf.docinfo[Name.Producer] = "NIP pipeline"
-        _scrub(pdf)
-        data = _serialised(pdf)
-    return Variant(data, total, hashlib.sha256(data).hexdigest())
+        swept: set[tuple[int, int]] = set()
+        for blind, summary, total, file_id in zip((True, False), summaries, totals, file_ids):
+            del pdf.pages[:]  # the blind variant's pages: unreferenced once the full one's replace them
+            notice = _stamp_form(pdf, BLIND_NOTICE, resources) if blind else None
+            # a picture in a converted Word document is most often the candidate's photo: the blind variant's
+            # laid-out pages show a grey box in its place, and the picture itself never reaches the blind file
+            blank = _Blank(pdf) if blind else None
+            marks = []
+            for label, pages, part in [("Summary", summary, None), *((p.label, p.pages, p) for p in parts)]:
+                first = len(pdf.pages)
+                laid_out = part is None or part.html is not None
+                try:
+                    for number, page in enumerate(pages):
+                        stamps = [(_stamp_form(pdf, f"{reference} \u00b7 page {len(pdf.pages) + 1} of {total}",
+                                               resources), False)]
+                        if notice is not None and part is not None and number == 0:
+                            stamps.append((notice, True))
+                        _add_inert_page(pdf, page, stamps, blank if laid_out else None)
+                except Exception:  # noqa: BLE001 - an upload qpdf cannot copy is left out, not a crash
+                    if part is None:
+                        raise
+                    raise _PartFailed("document_unreadable", part) from None
+                marks.append(OutlineItem(label, first))
+            with pdf.open_outline() as outline:
+                outline.root[:] = marks
+            pdf.docinfo[Name.Title] = f"{'Blind dossier' if blind else 'Dossier'} {reference}"
+            pdf.docinfo[Name.Producer] = "NIP pipeline"
+            _scrub(pdf, swept)
+            pdf.trailer[Name.ID] = Array([String(file_id), String(file_id)])
+            data = _serialised(pdf)
+            variants.append(Variant(data, total, hashlib.sha256(data).hexdigest()))
+    return variants[0], variants[1]
 
 
 def convert_docx(data: bytes) -> str | None:
@@ -465,9 +492,9 @@ def _serialised(pdf: Pdf) -> bytes:
     sink = io.BytesIO()
     # every stream written as stored: qpdf's default would decode and recompress some filters (LZW, ASCII85),
     # expanding whatever an upload's streams hold; ours are a few operators, not worth compressing. The file
-    # identifier is derived from the content, not the clock: the same dossier renders to the same bytes
-    pdf.save(sink, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none,
-             deterministic_id=True)
+    # identifier's first half is the trailer's, set from the inputs; with static_id qpdf does not draw the
+    # second from the clock, nor from an MD5 of the whole output (deterministic_id: 0.5 ms a variant)
+    pdf.save(sink, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none, static_id=True)
     if sink.tell() > MAX_DOSSIER_BYTES:
         raise DossierRejected("dossier_too_large", f"The dossier would be larger than {MAX_DOSSIER_BYTES // MB} MB.")
     return sink.getvalue()
@@ -664,9 +691,14 @@ def _numbers(values) -> bytes:
     return b" ".join(f"{v:.4f}".rstrip("0").rstrip(".").encode() or b"0" for v in values)
 
 
-def _scrub(pdf: Pdf) -> None:
-    """Belt and braces: whatever reached the dossier through resources loses any key that acts."""
+def _scrub(pdf: Pdf, swept: set[tuple[int, int]]) -> None:
+    """Belt and braces: whatever reached the dossier through resources loses any key that acts. `swept`: the
+    indirect objects already swept (this sweep adds to it), left as they are."""
     for top in [pdf.trailer, *pdf.objects]:  # every indirect object, and the direct ones within each
+        if top.is_indirect:
+            if top.objgen in swept:
+                continue
+            swept.add(top.objgen)
         if not isinstance(top, Dictionary | Array | Stream) or not _SCRUBBED.search(
                 (top.stream_dict if isinstance(top, Stream) else top).unparse(resolved=True)):
             continue

@@ -1,24 +1,27 @@
 """The dossier render task: safe to run twice, the dossier keys (full and blind) are the application's own."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import resource
 import time
+from typing import cast
 
 from celery import Celery, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
 from services.intake.applications.checks import PROGRAMME_TZ
 from services.intake.applications.eligibility import age_on
-from services.intake.applications.models import Application
+from services.intake.applications.models import Application, Document
 from services.intake.applications.service import RENDER_QUEUE
 from services.intake.applications.tasks import load_locked
 from services.intake.db import OUTBOX, db
+from services.intake.documents.inspect import INSPECTOR
 from services.intake.dossier.render import Attachment, DossierRejected, render_dossier
 from services.intake.programme.models import Call
 from shared.bus import publish_event
@@ -64,6 +67,14 @@ def dossier_key(reference: str, *, blind: bool = False) -> str:
     return f"dossiers/{reference.lower()}{'-blind' if blind else ''}.pdf"
 
 
+# statements built once (through the ORM, each cost about a millisecond a task): the attempt counter, which
+# leaves updated_at the status's own, and the dossier's columns after a render (the row locked, updated_at set
+# as by any change)
+_APPLICATIONS = Application.__table__
+_COUNT_ATTEMPT = update(_APPLICATIONS).where(_APPLICATIONS.c.reference == bindparam("dossier_of")).values(
+    dossier_attempts=_APPLICATIONS.c.dossier_attempts + 1, updated_at=_APPLICATIONS.c.updated_at)
+_WRITE_DOSSIER = update(_APPLICATIONS).where(_APPLICATIONS.c.reference == bindparam("dossier_of"))
+
 # renders of one application started and never finished (their process killed by the hard limit, the memory
 # cap or a crash in a native library) before its documents are left out and the summary alone is rendered
 MAX_RENDER_ATTEMPTS = 3
@@ -83,12 +94,11 @@ def render_dossier_task(self, reference: str) -> str | None:
     if application is None or application.status in ("withdrawn", "submitted", "checking"):
         session.rollback()
         return None
-    store = DocumentStore(current_app.config["SETTINGS"].documents_dir)
+    store = DocumentStore.of(current_app.config["SETTINGS"])
     call = session.get_one(Call, application.call_id)
     context = dossier_context(application, call)
     labels = {d["kind"]: d["label"] for d in call.documents}
-    attachments = [Attachment(labels.get(d.kind, d.kind), _stored(store, d.key), d.media_type, d.filename)
-                   for d in application.documents]
+    attachments = [_attachment(d, labels.get(d.kind, d.kind), _stored(store, d.key)) for d in application.documents]
     unfinished = application.dossier_attempts
     if self.request.retries == 0:  # a retry after a database error is the same attempt, not a killed one
         _count_attempt(session, reference)
@@ -115,18 +125,15 @@ def render_dossier_task(self, reference: str) -> str | None:
     store.put_at(key, rendered.pdf)
     store.put_at(blind_key, rendered.blind.pdf)
     session.rollback()
-
-    # only columns are written: the documents and history that load_locked brings along are not needed
-    application = session.scalars(select(Application).where(Application.reference == reference)
-                                  .with_for_update()).first()
-    if application is None:  # erased while rendered: its dossier goes with it at the next purge of orphans
+    written = cast(CursorResult, session.execute(_WRITE_DOSSIER, {
+        "dossier_of": reference, "dossier_key": key, "dossier_pages": rendered.pages,
+        "dossier_sha256": rendered.sha256, "dossier_rendered_at": utcnow(), "blind_dossier_key": blind_key,
+        "blind_dossier_pages": rendered.blind.pages, "blind_dossier_sha256": rendered.blind.sha256,
+        "dossier_flags": list(rendered.flags), "dossier_attempts": 0}))
+    session.expire(application)  # whoever holds it in this session reads the row again
+    if written.rowcount == 0:  # erased while rendered: its dossier goes with it at the next purge of orphans
         session.rollback()
         return None
-    application.dossier_key, application.dossier_pages = key, rendered.pages
-    application.dossier_sha256, application.dossier_rendered_at = rendered.sha256, utcnow()
-    application.blind_dossier_key, application.blind_dossier_pages = blind_key, rendered.blind.pages
-    application.blind_dossier_sha256, application.dossier_flags = rendered.blind.sha256, list(rendered.flags)
-    application.dossier_attempts = 0
     publish_event(session=session, outbox=OUTBOX, event=make_event("dossier.rendered", {
         "reference": reference, "dossier_key": key, "pages": rendered.pages, "sha256": rendered.sha256,
         "blind_dossier_key": blind_key, "blind_pages": rendered.blind.pages, "blind_sha256": rendered.blind.sha256,
@@ -142,9 +149,16 @@ def render_dossier_task(self, reference: str) -> str | None:
 def _count_attempt(session, reference: str) -> None:
     """Record, before anything is opened, that a render of `reference` started (committed: a killed process
     leaves it counted). Only this column changes: updated_at stays the status's own."""
-    session.execute(update(Application).where(Application.reference == reference).values(
-        dossier_attempts=Application.dossier_attempts + 1, updated_at=Application.updated_at))
+    session.execute(_COUNT_ATTEMPT, {"dossier_of": reference})
     session.commit()
+
+
+def _attachment(document: Document, label: str, data: bytes | None) -> Attachment:
+    # the very bytes the current inspector judged: its walk covers every bound the renderer would check again
+    inspected = (data is not None and document.pages is not None and document.inspected_by == INSPECTOR
+                 and hashlib.sha256(data).hexdigest() == document.sha256)
+    return Attachment(label, data, document.media_type, document.filename,
+                      inspected_pages=document.pages if inspected else None)
 
 
 def _stored(store: DocumentStore, key: str) -> bytes | None:

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def _store() -> DocumentStore:
-    return DocumentStore(current_app.config["SETTINGS"].documents_dir)
+    return DocumentStore.of(current_app.config["SETTINGS"])
 
 
 def apply_retention(*, dry_run: bool) -> list[tuple[str, str]]:

@@ -37,7 +37,7 @@ def _settings():
 
 
 def _store() -> DocumentStore:
-    return DocumentStore(_settings().documents_dir)
+    return DocumentStore.of(_settings())
 
 
 def _zip(data: bytes, reference: str) -> Response:

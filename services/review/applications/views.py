@@ -92,7 +92,7 @@ def detail_page(reference: str):
 @staff_required()
 def dossier(reference: str):
     application = _visible_or_404(reference)
-    store = DocumentStore(current_app.config["SETTINGS"].documents_dir)
+    store = DocumentStore.of(current_app.config["SETTINGS"])
     # under the blind round a reviewer gets the blind variant or nothing, never the full dossier
     blind = blind_for(session=db.session, staff=g.staff)
     key, sha256 = ((application.blind_dossier_key, application.blind_dossier_sha256) if blind

@@ -1,10 +1,12 @@
+import hashlib
 import io
 
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from services.intake.applications.models import Application
+from services.intake.applications.models import Application, Document
 from services.intake.applications.tasks import check_application
+from services.intake.dossier import render
 from services.intake.dossier.render import SafeFetcher, html_to_pdf
 from services.intake.dossier.tasks import render_dossier_task
 from shared.documents import DocumentStore
@@ -42,6 +44,44 @@ def test_rendering_twice_keeps_one_dossier_key(client, session, settings, pdf, p
     assert render_dossier_task.run(reference) == render_dossier_task.run(reference)
     assert [k for k in DocumentStore(settings.documents_dir).keys() if k.startswith("dossiers/")] == [
         f"dossiers/{reference.lower()}-blind.pdf", f"dossiers/{reference.lower()}.pdf"]
+
+
+def test_rendering_twice_gives_the_same_bytes_and_each_variant_its_own_file_identifier(
+        client, session, settings, pdf, proof):
+    reference = submit(client, multipart(cv=pdf, academic_proof=proof))["reference"]
+    check_application.run(reference)
+    store = DocumentStore(settings.documents_dir)
+    renders = []
+    for _ in range(2):
+        render_dossier_task.run(reference)
+        application = session.scalars(select(Application).where(Application.reference == reference)).one()
+        session.refresh(application)
+        renders.append((application.dossier_sha256, application.blind_dossier_sha256))
+        full, blind = store.read(application.dossier_key), store.read(application.blind_dossier_key)
+        assert hashlib.sha256(full).hexdigest() == application.dossier_sha256
+    assert renders[0] == renders[1]
+    identifiers = [PdfReader(io.BytesIO(data)).trailer["/ID"][0] for data in (full, blind)]
+    assert identifiers[0] != identifiers[1] and all(len(i) == 16 for i in identifiers)
+
+
+def test_uploads_the_current_inspector_judged_are_not_walked_again_and_others_are(
+        client, session, settings, pdf, proof, monkeypatch):
+    reference = submit(client, multipart(cv=pdf, academic_proof=proof))["reference"]
+    check_application.run(reference)
+    walked = []
+    real_check = render.check_pdf_bounds
+    monkeypatch.setattr(render, "check_pdf_bounds", lambda reader: walked.append(reader) or real_check(reader))
+    render_dossier_task.run(reference)
+    assert walked == []  # judged on arrival, the same bytes: the render opens them with qpdf alone
+
+    application = session.scalars(select(Application).where(Application.reference == reference)).one()
+    session.execute(update(Document).where(Document.application_id == application.id)
+                    .values(inspected_by="2020-01-01.1"))
+    session.commit()
+    render_dossier_task.run(reference)
+    assert len(walked) == 2  # an older inspector's verdict is not trusted: both PDFs are walked here
+    session.refresh(application)
+    assert application.dossier_flags == [] and application.dossier_pages >= 4
 
 
 def test_docx_cv_is_converted_and_appended_under_its_own_bookmark(client, session, settings, proof):

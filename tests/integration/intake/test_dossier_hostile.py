@@ -61,11 +61,11 @@ def test_a_document_that_outlasts_the_soft_time_limit_is_left_out_and_the_render
 
     real_open = render._open_pdf
 
-    def open_near_the_limit(data: bytes):
+    def open_near_the_limit(data: bytes, inspected_pages: int | None):
         # the limit falls while the PDF is being read (measuring the bomb takes far longer than 10 ms)
         signal.setitimer(signal.ITIMER_REAL, 0.01)
         try:
-            return real_open(data)
+            return real_open(data, inspected_pages)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
@@ -80,6 +80,14 @@ def test_a_document_that_outlasts_the_soft_time_limit_is_left_out_and_the_render
     assert titles(rendered.pdf) == ["Summary"]
     monkeypatch.undo()
     assert_renders_normally()
+
+
+def test_a_page_count_other_than_the_one_inspected_is_unreadable():
+    # qpdf must find the very pages inspection counted: a file the two read differently is not copied
+    rendered = render_dossier(context=CONTEXT, attachments=[
+        Attachment("Proof", make_pdf("Certificate", pages=2), inspected_pages=3)], reference=REFERENCE)
+    assert [f["code"] for f in rendered.flags] == ["document_unreadable"]
+    assert titles(rendered.pdf) == ["Summary"]
 
 
 def test_render_task_flags_the_unreadable_document_for_staff_and_the_next_dossier_renders(
