@@ -316,6 +316,8 @@ def _pypdf_bounded_pages(data: bytes) -> int:
 def _check_copyable(pdf: Pdf) -> None:
     """Raise ValueError unless what the pages lead to (all qpdf may copy, whatever the order it goes in)
     is within MAX_COPIED_OBJECTS, and no deeper than MAX_NESTING."""
+    if len(pdf.objects) <= MAX_NESTING:  # what the pages reach, and how deep, is at most every object there is
+        return
     # each object read as its text, references and all, by qpdf: walking its values from Python cost more
     # than the rest of the copy (a font's widths are hundreds of numbers); a string that looks like a
     # reference only counts one more object
