@@ -37,7 +37,8 @@ def dossier_context(application: Application | Row, call: Call) -> dict:
     names = {d["code"]: d["name"]["en"] for d in call.departments}
     deadline = call.deadline.astimezone(PROGRAMME_TZ).date()
     return {
-        "call_name": call.name, "reference": application.reference, "name": f"{application.given_name} {application.family_name}",
+        "call_name": call.name, "reference": application.reference,
+        "name": f"{application.given_name} {application.family_name}",
         "submitted_at": application.submitted_at.astimezone(PROGRAMME_TZ).strftime("%Y-%m-%d %H:%M %Z"),
         "email": application.email, "date_of_birth": application.date_of_birth.isoformat(),
         "age": age_on(application.date_of_birth, deadline), "nationality": application.nationality,
