@@ -194,9 +194,10 @@ def render_dossier(*, context: dict, attachments: list[Attachment], reference: s
     With `left_out` (a code of _LEFT_OUT), no document is opened: each is named and flagged with that code.
     """
     _freeze_what_lives_on()
-    uploads = hashlib.sha256()  # what the documents hold, for the dossier's file identifier
+    digest = hashlib.sha256()  # what the documents hold, for the dossier's file identifier
     for attachment in attachments:
-        uploads.update(attachment.data or b"")
+        digest.update(attachment.data or b"")
+    uploads = digest.digest()
     parts: list[_Part] = []
     try:
         with apply_configuration(None, **PYPDF_LIMITS):  # None: on top of the current configuration
@@ -357,7 +358,7 @@ def _description(part: _Part) -> str:
     return "Word document, converted and appended"
 
 
-def _render(*, context: dict, parts: list[_Part], reference: str, uploads) -> Rendered:
+def _render(*, context: dict, parts: list[_Part], reference: str, uploads: bytes) -> Rendered:
     documents = [{"label": p.label, "filename": p.filename, "description": _description(p)} for p in parts]
     converted = [(f"nip-document-{n}", p) for n, p in enumerate(parts) if p.html is not None]
     html = dossier_html(context=context, documents=documents,
@@ -388,12 +389,10 @@ def _render(*, context: dict, parts: list[_Part], reference: str, uploads) -> Re
                 part.pages = list(part.pdf.pages)
         included = [p for p in parts if p.flag is None]
         # the file identifier is drawn from what the dossier is made of: the same inputs give the same bytes
-        made_of = uploads.copy()
-        made_of.update(html.encode())
-        full_id = made_of.digest()[:16]
-        made_of.update(b"blind")
+        made_of = uploads + html.encode()
         blind, full = _assemble(reference=reference, summaries=(blind_summary, summary), parts=included,
-                                file_ids=(made_of.digest()[:16], full_id))
+                                file_ids=(hashlib.sha256(made_of + b"blind").digest()[:16],
+                                          hashlib.sha256(made_of).digest()[:16]))
     return Rendered(full.pdf, full.pages, full.sha256, blind=blind,
                     flags=tuple(p.flag for p in parts if p.flag is not None))
 
