@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -81,6 +82,23 @@ else:
     ScopedSession = scoped_session
 
 
+class CutSafeSession(Session):
+    """A session whose close() survives a connection cut after its last statement.
+
+    Closing rolls back the open transaction; when the server has already ended the connection
+    (pg_terminate_backend, a restart), that rollback fails, though there is nothing left to undo: the server
+    rolled back when it dropped the connection, and the pool has thrown the connection away. Raising there
+    would turn a request that already has its answer into a 500 and leave the thread's session registered.
+    """
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+
+
 # Every Database of this process, so a forked child can drop what it inherited (see after_fork).
 _DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
@@ -90,7 +108,7 @@ class Database:
 
     def __init__(self) -> None:
         self._engine: Engine | None = None
-        self.session = cast(ScopedSession, scoped_session(sessionmaker(expire_on_commit=False)))
+        self.session = cast(ScopedSession, scoped_session(sessionmaker(class_=CutSafeSession, expire_on_commit=False)))
         _DATABASES.add(self)
 
     @property

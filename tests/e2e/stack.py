@@ -144,6 +144,16 @@ class Stack:
             out.append(f"==== {path.name}\n" + "\n".join(lines))
         return "\n".join(out)
 
+    def errors(self, last: int = 30) -> str:
+        """The error lines every process logged (a 5xx's traceback among them), the `last` of each."""
+        out = []
+        for path in sorted((self.workdir / "logs").glob("*.log")):
+            lines = [line[:3000] for line in path.read_text(errors="replace").splitlines()
+                     if '"level": "error"' in line or line.startswith(("Traceback", "[ERROR]"))]
+            if lines:
+                out.append(f"==== {path.name}\n" + "\n".join(lines[-last:]))
+        return "\n".join(out) or "(none)"
+
     def stop(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:

@@ -39,7 +39,7 @@ class Burst:
     def running(self) -> bool:
         return self.thread.is_alive()
 
-    def result(self, timeout: float = 300) -> Summary:
+    def result(self, stack: Stack, timeout: float = 300) -> Summary:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), f"the burst did not finish in {timeout} s"
         if self.error is not None:
@@ -48,7 +48,8 @@ class Burst:
         # every application is accepted or refused as planned (the API refuses some incomplete ones):
         # a 5xx, or a retry that gave up, under trouble is a bug
         assert summary.ok and summary.accepted, \
-            f"unexpected outcomes during the burst: {dict(summary.unexpected)} (refused: {dict(summary.refused)})"
+            f"unexpected outcomes during the burst: {dict(summary.unexpected)} (refused: {dict(summary.refused)})\n" \
+            f"errors the services logged:\n{stack.errors()}"
         return summary
 
 

@@ -31,7 +31,7 @@ def test_a_burst_survives_pool_children_killed_mid_flight(embedded):
     stack, urls, mail_dir = embedded
     burst = Burst(urls["intake"], count=APPLICATIONS, seed=11)
     kills = kill_pool_children(stack, burst, every=3.0, at_least=30.0)
-    summary = burst.result()
+    summary = burst.result(stack)
     assert kills >= 4 * len(stack.workers())
     figures = assert_consistent(stack, urls, summary.accepted, mail_dir, timeout=300, started=burst.started,
                                 resends_allowed=True)

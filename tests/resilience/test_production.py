@@ -60,7 +60,7 @@ def production(tmp_path_factory):
 
 
 def settle(production: Production, burst: Burst, scenario: str, **figures) -> None:
-    summary = burst.result()
+    summary = burst.result(production.stack)
     measured = assert_consistent(production.stack, production.urls, summary.accepted, production.mail_dir,
                                  timeout=QUIET_TIMEOUT, started=burst.started,
                                  resends_allowed=bool(figures.get("kills")))
