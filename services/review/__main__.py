@@ -10,16 +10,22 @@ from shared.logging import configure_logging
 from shared.migrate import upgrade
 
 
-def create_first_admin(settings: Settings) -> None:
-    """ADMIN_EMAIL/ADMIN_PASSWORD become the first admin when there is no user yet."""
+def after_upgrade(settings: Settings) -> None:
+    """ADMIN_EMAIL/ADMIN_PASSWORD become the first admin when there is no user yet; open assignments left with
+    accounts that may no longer keep them (changed before changes handed them over) go to other reviewers."""
     from services.review import models  # noqa: F401
     from services.review.accounts.service import ensure_first_admin
     from services.review.db import db
+    from services.review.reviews.service import hand_over_stranded
 
     db.configure(settings.review_database_url)
     try:
         if ensure_first_admin(session=db.session, email=settings.admin_email, password=settings.admin_password):
             print("first admin created")
+        handover = hand_over_stranded(session=db.session, actor="migrate")
+        db.session.commit()
+        if handover.moved or handover.unassigned:
+            print(f"open assignments handed over: {handover.moved} moved, {handover.unassigned} left unassigned")
     finally:
         db.session.remove()
         db.engine.dispose()
@@ -46,7 +52,7 @@ def main() -> None:
         from services.review import require_admin_password
         require_admin_password(settings)  # before anything changes
         upgrade("review", settings.review_database_url)
-        create_first_admin(settings)
+        after_upgrade(settings)
     elif args.command == "serve":
         from services.review import create_app
         create_app(settings).run(host=args.host, port=args.port or settings.ports["review"])

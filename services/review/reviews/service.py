@@ -124,8 +124,11 @@ def pick_reviewers(*, departments: list[str], reviewers: list[User], loads: dict
 
 
 def _active_reviewers(session: Session) -> list[User]:
-    # few enough to filter departments (a JSON list) in Python on every backend
-    return list(session.scalars(select(User).where(User.role == "reviewer", User.active.is_(True))))
+    # few enough to filter departments (a JSON list) in Python on every backend. Share-locked until the
+    # assigning transaction ends: an admin's change to one of them (deactivation, departments) waits for it,
+    # then finds the new assignments and hands them over; a change made first is what this query sees.
+    return list(session.scalars(select(User).where(User.role == "reviewer", User.active.is_(True))
+                                .with_for_update(read=True)))
 
 
 def _assign(session: Session, application: Application, reviewer: User, department: str,
@@ -323,6 +326,18 @@ def hand_over_assignments(*, session: Session, reviewer: User, actor: str) -> Ha
     log.info("open assignments handed over", extra={"reviewer_id": reviewer.id, "reason": reason,
                                                     "moved": handover.moved, "unassigned": handover.unassigned})
     return handover
+
+
+def hand_over_stranded(*, session: Session, actor: str) -> Handover:
+    """Hand over every open assignment held by someone who may no longer keep it (not committed).
+
+    Changes to an account hand over at once (`hand_over_assignments`); this finds what a change made before
+    that existed left behind, run by `python -m services.review migrate`.
+    """
+    holders = session.scalars(select(User).where(User.id.in_(select(Assignment.reviewer_id).distinct()))
+                              .order_by(User.id)).all()
+    handovers = [hand_over_assignments(session=session, reviewer=user, actor=actor) for user in holders]
+    return Handover(moved=sum(h.moved for h in handovers), unassigned=sum(h.unassigned for h in handovers))
 
 
 def reviewers_wanted(*, session: Session) -> int:

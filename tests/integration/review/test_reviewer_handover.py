@@ -173,3 +173,33 @@ def test_only_an_admin_can_make_a_reviewer_hand_over(app, admin, make_user, unde
         assert db.session.scalar(select(Assignment.id).where(Assignment.reviewer_id == target))
     assert assigned(app, ref) == before and len(assigned_events(app)) == events
     assert handover_entries(app) == []
+
+
+def test_accounts_changed_before_changes_handed_over_have_their_open_assignments_moved_at_migrate(
+        app, api, make_user, under_review, user_id):
+    from services.review.reviews.service import hand_over_stranded
+
+    one_reviewer_per_application(app, api)
+    make_user("gone@example.org", departments=("it",))
+    make_user("moved@example.org", departments=("it", "hr"))
+    gone = [under_review(f"NIP27-073{n}", departments=("it",)) for n in range(2)]
+    hr_ref = under_review("NIP27-0735", departments=("hr",))
+    make_user("it@example.org", departments=("it",))
+    make_user("hr@example.org", departments=("hr",))
+    assert [assigned(app, ref) for ref in gone] == [["gone@example.org"], ["moved@example.org"]]
+    assert assigned(app, hr_ref) == ["moved@example.org"]
+    gone_id, moved_id = user_id("gone@example.org"), user_id("moved@example.org")
+    with app.app_context():  # as an admin's change did before it handed anything over: the row alone
+        db.session.get(User, gone_id).active = False
+        db.session.get(User, moved_id).departments = ["it"]
+        db.session.commit()
+
+        handover = hand_over_stranded(session=db.session, actor="migrate")
+        db.session.commit()
+        assert hand_over_stranded(session=db.session, actor="migrate") == handover.__class__()  # nothing left
+
+    assert (handover.moved, handover.unassigned) == (2, 0)
+    assert assigned(app, gone[0]) == ["it@example.org"] and assigned(app, gone[1]) == ["moved@example.org"]
+    assert assigned(app, hr_ref) == ["hr@example.org"]
+    assert sorted((e["reference"], e["reason"]) for e in handover_entries(app)) == [
+        (gone[0], "reviewer_deactivated"), (hr_ref, "department_removed")]
