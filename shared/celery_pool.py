@@ -17,7 +17,9 @@ import atexit
 import fcntl
 import os
 import shutil
+import struct
 import tempfile
+import termios
 import threading
 import time
 
@@ -93,12 +95,34 @@ def _remove_folder(folder: str, owner: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _unread_bytes(connection) -> int:
+    """How many bytes wait in a pipe, read from its reading end without taking any."""
+    return struct.unpack("i", fcntl.ioctl(connection.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+
+
+# A child acknowledges a job the moment it has read it; one still unacknowledged this long after a child died,
+# with nothing left to read, was read by the dead child.
+UNSTARTED_GRACE = 3.0
+
+
 class RecoveringBlockingPool(BlockingPool):
     """billiard's blocking pool with the shared pipes guarded by DeathSafeLocks, and no job orphaned by a
-    child that died just after starting it."""
+    child that died just after taking it."""
+
+    _last_death = 0.0  # when a child was last found dead (monotonic)
+
+    def apply_async(self, *args, **kwargs):
+        sent = time.monotonic()
+        job = super().apply_async(*args, **kwargs)
+        if job is not None:
+            job._sent_at = sent
+        return job
 
     def _join_exited_workers(self, shutdown=False):
         exitcodes = super()._join_exited_workers(shutdown=shutdown)
+        if exitcodes:
+            self._last_death = time.monotonic()
+        self._fail_jobs_taken_by_the_dead()
         # billiard looks for a dead child's jobs only in the round that reaps it: a job whose start (the
         # child's ACK) the parent reads after that round was never failed, so its message was never
         # re-queued and it waited for ever. Look every round; the lost-worker wait then fails it as usual.
@@ -110,6 +134,22 @@ class RecoveringBlockingPool(BlockingPool):
             if gone is not None:
                 self.on_job_process_lost(job, gone, 0)
         return exitcodes
+
+    def _fail_jobs_taken_by_the_dead(self) -> None:
+        """A child killed after reading a job from the shared pipe and before acknowledging it takes the job
+        with it: billiard never learns who had it, nobody runs it, and its message stays reserved, so with
+        one prefetched message per slot the worker fetches nothing more. Such a job (sent before a death,
+        still unacknowledged UNSTARTED_GRACE after it, nothing waiting to be read) is failed as lost, which
+        re-queues its message (`task_reject_on_worker_lost`)."""
+        if not self._last_death or time.monotonic() - self._last_death < UNSTARTED_GRACE:
+            return
+        taken = [job for job in list(self._cache.values())
+                 if not (job.ready() or job._accepted or job._worker_lost)
+                 and getattr(job, "_sent_at", self._last_death) < self._last_death]
+        if not taken or self._taskqueue.qsize() or _unread_bytes(self._inqueue._reader):
+            return
+        for job in taken:
+            self.on_job_process_lost(job, 0, -9)
 
     def _setup_queues(self):
         super()._setup_queues()

@@ -4,6 +4,9 @@
   filesystem broker) let an idle child hold the job pipe's lock; SIGKILLed there, the replacement waited for
   it for ever and the worker never ran another task. shared/celery_pool.py uses locks the kernel releases.
 - test_a_task_whose_pool_child_is_killed_mid_flight_runs_again: the killed task is re-queued and runs.
+- test_a_task_whose_pool_child_died_before_acknowledging_it_runs_again: a child killed after it read a job
+  and before it told the parent took the job unseen, and the worker never fetched again; the pool now fails
+  such a job as lost, which re-queues it.
 - test_a_message_a_dead_consumer_had_not_acknowledged_is_delivered_again: kombu's filesystem transport
   deleted a message as soon as it was read, so a worker process that died lost what it had prefetched or
   was running; shared/celery_filesystem.py keeps it claimed until acknowledged and re-queues it.
@@ -38,10 +41,11 @@ def wait_for(check, *, timeout: float, what: str, stack: Stack | None = None):
 
 
 @pytest.fixture
-def worker(tmp_path):
+def worker(tmp_path, request):
     done = tmp_path / "done"
     done.mkdir()
-    env = {"VAR_DIR": str(tmp_path / "var"), "BROKER_URL": "", "POOLTEST_DIR": str(done)}
+    env = {"VAR_DIR": str(tmp_path / "var"), "BROKER_URL": "", "POOLTEST_DIR": str(done),
+           **getattr(request, "param", {})}
     stack = Stack(tmp_path, env)
     stack.start("worker", "celery -A tests.resilience.pool_app worker -Q pooltest --concurrency 1 "
                           "--without-gossip --without-mingle --loglevel INFO")
@@ -84,6 +88,19 @@ def test_a_task_whose_pool_child_is_killed_mid_flight_runs_again(worker):
     wait_for(lambda: (done / "slow").exists() and (done / "next").exists(), timeout=60,
              what="the killed task to run again, and the next one", stack=stack)
     assert int((done / "slow").read_text()) != child
+
+
+@pytest.mark.parametrize("worker", [{"POOLTEST_DIE_ON_FIRST_READ": "1"}], indirect=True)
+def test_a_task_whose_pool_child_died_before_acknowledging_it_runs_again(worker):
+    stack, send, done = worker
+    send("first")
+    wait_for(lambda: (done / "died-on-read").exists(), timeout=30, what="the child to take the job", stack=stack)
+    # billiard never learned which child had the job; without the pool's recovery nothing runs it, and the
+    # worker, its one prefetched message taken, fetches nothing more
+    wait_for(lambda: (done / "first").exists(), timeout=60, what="the lost job to run again", stack=stack)
+    assert int((done / "first").read_text()) != int((done / "died-on-read").read_text())
+    send("second")
+    wait_for(lambda: (done / "second").exists(), timeout=30, what="the next task", stack=stack)
 
 
 def _options(folder: Path) -> dict:
