@@ -2,8 +2,8 @@
 
 For every accepted application, once the stack is quiet:
 - intake (the owner) shows the status its data calls for, and its dossier;
-- review's read model shows the same status and a dossier, and the dossier PDF it serves opens with pypdf
-  with the page count review records;
+- review's read model shows the submission (its departments), the same status and a dossier, and the dossier
+  PDF it serves opens with pypdf with the page count review records;
 - the SMTP server received exactly one email per candidate-visible status change (`submitted`, then the
   checked outcome), addressed to the candidate and naming the reference, none twice. The one duplicate that
   no SMTP client can rule out is tolerated where processes are SIGKILLed, and counted: a worker killed after
@@ -131,9 +131,13 @@ def pipeline_problems(urls: dict, accepted: list, mail_dir: Path, staff: Staff, 
         response = staff.get(f"{urls['review']}/api/v1/applications/{app.reference}")
         body = response.json() if response.status_code == 200 else {}
         dossier = body.get("dossier") or {}
-        if body.get("status") != app.expected or not dossier.get("ready"):
+        # the submission too (name, departments): its event may still be waiting for a retry when the
+        # status and the dossier, carried by later events, are already there
+        if body.get("status") != app.expected or not dossier.get("ready") or not body.get("submitted_at") \
+                or not body.get("departments"):
             problems.append(f"{app.reference} review: status {body.get('status', response.status_code)!r}, "
-                            f"dossier {dossier.get('ready')} (expected {app.expected!r} with a dossier)")
+                            f"dossier {dossier.get('ready')}, submitted {body.get('submitted_at')}, departments "
+                            f"{body.get('departments')} (expected {app.expected!r} with a dossier)")
         else:
             ledger.review_done[app.reference] = dossier.get("pages")
     mail = caught_mail(mail_dir)
