@@ -1,7 +1,20 @@
 """`celery -A services.intake.worker worker -Q intake.checks,intake.events` (and `-Q intake.render`)."""
+from celery.signals import worker_init
+
 from services.intake import create_app
+from shared.config import SettingsError
 from services.intake.dossier.tasks import limit_render_memory
 
 flask_app = create_app(web=False)  # a worker serves nothing: no keys
 celery = flask_app.extensions["celery"]
 limit_render_memory(celery, flask_app.config["SETTINGS"].render_memory_mb)
+
+
+@worker_init.connect(weak=False)
+def _require_documents_keys(**_kwargs) -> None:
+    # checks and renders open the stored documents; beat, which loads this module too, never does. Celery
+    # logs and forgets what a signal's receiver raises, except SystemExit
+    try:
+        flask_app.config["SETTINGS"].require_documents_keys()
+    except SettingsError as exc:
+        raise SystemExit(str(exc)) from None

@@ -220,6 +220,37 @@ def test_intake_and_review_refuse_to_start_without_usable_documents_keys(setting
             create(dataclasses.replace(settings, documents_keys=value))
 
 
+def test_intakes_workers_refuse_to_start_without_documents_keys_and_beat_starts_without(tmp_path, redis_server):
+    """With compose's own command and environment, less DOCUMENTS_KEYS (compose itself insists on it; a hand-made
+    deployment may not): a checks worker stops at once naming the variable; beat, which loads the same module
+    and never opens a document, runs."""
+    from tests.e2e.stack import BIN, compose_command, compose_environment, compose_services, production_secrets
+
+    services = compose_services()
+    overrides = {"INTAKE_DATABASE_URL": migrated_database("intake", "_worker_keys"), "BROKER_URL": redis_server.url,
+                 "VAR_DIR": str(tmp_path / "var"), "DOCUMENTS_DIR": str(tmp_path / "documents")}
+    started = {}
+    for name in ("worker-checks", "beat"):
+        given = services[name].get("environment") or {}
+        env = compose_environment(services[name], production_secrets(), {k: v for k, v in overrides.items() if k in given})
+        command = [arg.replace("/tmp/", f"{tmp_path}/") for arg in compose_command(services[name], {})]
+        env = {**os.environ, **env, "PATH": f"{BIN}:{os.environ['PATH']}"}
+        env.pop("DOCUMENTS_KEYS", None)
+        started[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = started["worker-checks"].communicate(timeout=60)
+        assert started["worker-checks"].returncode != 0
+        assert "refusing to start" in out and "DOCUMENTS_KEYS" in out, out[-2000:]
+        time.sleep(3)
+        assert started["beat"].poll() is None, started["beat"].communicate()[0][-2000:]
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                process.terminate()
+                process.communicate(timeout=30)
+
+
 @pytest.mark.parametrize("field, value, variable", [
     ("review_secret_key", "nip", "REVIEW_SECRET_KEY"),
     ("review_secret_key", None, "REVIEW_SECRET_KEY"),
