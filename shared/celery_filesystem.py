@@ -11,6 +11,10 @@ not at all), and a consumer *claims* a message by renaming it into its own claim
 ack (or once a reject has re-queued it). A claims folder is owned through an flock(2) lock the kernel drops when
 its process dies; a consumer starting up puts the messages of dead owners back in the queue, as a broker
 re-delivers the unacknowledged messages of a lost connection.
+
+And a worker whose prefetch is full (a render worker holds one message at a time) waits for a free slot rather
+than a whole polling interval: kombu sleeps the interval after every "nothing to take", so each task used to be
+followed by up to that long idle before the next one was fetched, with messages waiting.
 """
 from __future__ import annotations
 
@@ -18,10 +22,11 @@ import fcntl
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from queue import Empty
-from time import monotonic
+from time import monotonic, sleep
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -152,5 +157,32 @@ class Channel(filesystem.Channel):
             self._claim_dir, self._claim_pid = None, None
 
 
+# how often a worker whose prefetch is full looks whether a task has finished: a memory check, not a folder listing
+SLOT_CHECK_INTERVAL = 0.005
+
+
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    def drain_events(self, connection, timeout=None, **_kwargs):
+        # kombu's virtual Transport.drain_events, but idling with _idle
+        started, cycle = monotonic(), self.cycle
+        assert cycle is not None
+        while True:
+            try:
+                cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                if timeout is not None and monotonic() - started >= timeout:
+                    raise socket.timeout()
+                self._idle(min(self.polling_interval, timeout) if timeout else self.polling_interval)
+
+    def _idle(self, seconds: float) -> None:
+        """Sleep before looking again: until a slot frees, when the prefetch is what held messages back."""
+        full = [channel for channel in self.channels if channel._consumers and not channel.qos.can_consume()]
+        if not full:
+            sleep(seconds)
+            return
+        until = monotonic() + seconds
+        while not any(channel.qos.can_consume() for channel in full) and monotonic() < until:
+            sleep(SLOT_CHECK_INTERVAL)

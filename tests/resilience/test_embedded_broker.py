@@ -10,6 +10,9 @@
 - test_a_message_a_dead_consumer_had_not_acknowledged_is_delivered_again: kombu's filesystem transport
   deleted a message as soon as it was read, so a worker process that died lost what it had prefetched or
   was running; shared/celery_filesystem.py keeps it claimed until acknowledged and re-queues it.
+- test_a_consumer_whose_prefetch_is_full_takes_the_next_message_as_soon_as_a_slot_frees: kombu slept a whole
+  polling interval after each "nothing to take", so a render worker (one message at a time) idled after every
+  task with messages waiting; the transport now waits for the slot instead.
 - test_a_consumer_never_reads_a_message_half_written: producers wrote in place, so a consumer could read an
   empty file and die of a JSONDecodeError under a burst; messages are now renamed into place whole.
 """
@@ -17,13 +20,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Consumer, Exchange, Queue
 
 from tests.e2e.stack import ROOT, Stack
 
@@ -135,6 +140,32 @@ def test_a_message_a_dead_consumer_had_not_acknowledged_is_delivered_again(tmp_p
         with pytest.raises(queue.Empty):
             queue.get(timeout=1)  # acknowledged: gone for good, not delivered a third time
     assert not [p for p in (tmp_path / "broker" / "queue").rglob("*.msg")]
+
+
+def test_a_consumer_whose_prefetch_is_full_takes_the_next_message_as_soon_as_a_slot_frees(tmp_path):
+    options = {**_options(tmp_path / "broker"), "polling_interval": 1.0}
+    with Connection("filesystem://", transport=TRANSPORT, transport_options=options) as conn:
+        for n in range(5):
+            conn.SimpleQueue("jobs").put({"job": n})
+        channel = conn.channel()
+        channel.basic_qos(0, 1, False)  # one message at a time, as `--prefetch-multiplier 1 --concurrency 1`
+        taken = []
+
+        def on_message(body, message):
+            taken.append((body["job"], time.monotonic()))
+            # acknowledged from another thread once done, as the pool's result handler does
+            threading.Timer(0.05, message.ack).start()
+
+        with Consumer(channel, queues=[Queue("jobs", Exchange("jobs"), "jobs")], callbacks=[on_message]):
+            deadline = time.monotonic() + 30
+            while len(taken) < 5 and time.monotonic() < deadline:
+                try:
+                    conn.drain_events(timeout=2)
+                except socket.timeout:
+                    pass
+    assert sorted(job for job, _ in taken) == list(range(5))
+    gaps = [later - earlier for (_, earlier), (_, later) in zip(taken, taken[1:])]
+    assert max(gaps) < 0.5, f"idled between messages: {[round(gap, 2) for gap in gaps]}"
 
 
 PRODUCE = """
