@@ -177,8 +177,10 @@ class Transport(filesystem.Transport):
                     raise socket.timeout()
                 self._idle(min(self.polling_interval, timeout) if timeout else self.polling_interval)
 
-    def _idle(self, seconds: float) -> None:
+    def _idle(self, seconds: float | None) -> None:
         """Sleep before looking again: until a slot frees, when the prefetch is what held messages back."""
+        if not seconds:  # no polling interval: kombu does not sleep either
+            return
         full = [channel for channel in self.channels if channel._consumers and not channel.qos.can_consume()]
         if not full:
             sleep(seconds)

@@ -146,7 +146,7 @@ def test_a_consumer_whose_prefetch_is_full_takes_the_next_message_as_soon_as_a_s
     options = {**_options(tmp_path / "broker"), "polling_interval": 1.0}
     with Connection("filesystem://", transport=TRANSPORT, transport_options=options) as conn:
         for n in range(5):
-            conn.SimpleQueue("jobs").put({"job": n})
+            conn.SimpleQueue("slots").put({"job": n})
         channel = conn.channel()
         channel.basic_qos(0, 1, False)  # one message at a time, as `--prefetch-multiplier 1 --concurrency 1`
         taken = []
@@ -156,7 +156,8 @@ def test_a_consumer_whose_prefetch_is_full_takes_the_next_message_as_soon_as_a_s
             # acknowledged from another thread once done, as the pool's result handler does
             threading.Timer(0.05, message.ack).start()
 
-        with Consumer(channel, queues=[Queue("jobs", Exchange("jobs"), "jobs")], callbacks=[on_message]):
+        # a queue name of its own: kombu keeps exchanges per process, and other tests here use "jobs"
+        with Consumer(channel, queues=[Queue("slots", Exchange("slots"), "slots")], callbacks=[on_message]):
             deadline = time.monotonic() + 30
             while len(taken) < 5 and time.monotonic() < deadline:
                 try:
