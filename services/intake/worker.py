@@ -2,8 +2,8 @@
 from celery.signals import worker_init
 
 from services.intake import create_app
-from shared.config import SettingsError
 from services.intake.dossier.tasks import limit_render_memory
+from shared.config import SettingsError
 
 flask_app = create_app(web=False)  # a worker serves nothing: no keys
 celery = flask_app.extensions["celery"]
