@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from services.review import create_app
 from services.review.accounts.models import User
@@ -24,7 +25,10 @@ from .conftest import PASSWORD, status_changed, submitted
 
 
 def test_a_deactivation_during_an_assignment_hands_the_new_assignment_over(review_settings):
-    app = create_app(dataclasses.replace(review_settings, review_database_url=migrated_database("review", "_race")))
+    url = migrated_database("review", "_race")
+    app = create_app(dataclasses.replace(review_settings, review_database_url=url))
+    # pg_stat_activity is read once per transaction: each look is a transaction of its own, on another connection
+    observer = create_engine(url, isolation_level="AUTOCOMMIT")
     reference = "NIP27-RACE01"
     with app.app_context():
         # under review before anyone can review it: nobody assigned yet
@@ -49,8 +53,19 @@ def test_a_deactivation_during_an_assignment_hands_the_new_assignment_over(revie
 
         admin = threading.Thread(target=deactivate)
         admin.start()
-        admin.join(1.0)
-        assert admin.is_alive(), "the deactivation did not wait for the assigning transaction"
+        # the deactivation is seen waiting on a row lock, not merely slow to start
+        query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND wait_event_type = 'Lock'")
+
+        def waiting() -> int:
+            with observer.connect() as conn:
+                return conn.execute(query).scalar()
+
+        deadline = time.monotonic() + 10
+        while admin.is_alive() and time.monotonic() < deadline and not waiting():
+            time.sleep(0.05)
+        assert admin.is_alive() and waiting() == 1, \
+            "the deactivation did not wait for the assigning transaction"
         db.session.commit()
         admin.join(10)
         assert not admin.is_alive()
@@ -60,4 +75,5 @@ def test_a_deactivation_during_an_assignment_hands_the_new_assignment_over(revie
         holders = db.session.scalars(select(User).join(Assignment, Assignment.reviewer_id == User.id)
                                      .where(Assignment.reference == reference)).all()
         assert [(u.active, u.id != picked) for u in holders] == [(True, True)]
+    observer.dispose()
     db.engine.dispose()
