@@ -24,6 +24,21 @@ def months_between(earlier: date, later: date) -> float:
     return (later.year - earlier.year) * 12 + (later.month - earlier.month) + (later.day - earlier.day) / 31
 
 
+# a student in one of these degrees has completed a bachelor's first, which takes at least this many years
+AFTER_BACHELOR = frozenset({"master", "doctorate"})
+BACHELOR_YEARS = 3
+
+
+def years_completed(*, degree_level: str | None, year_of_study: int) -> int:
+    """Years of university completed by a student in `year_of_study` of their current degree.
+
+    The form asks for the year of the current degree, so a master's student in their second year, who enters 2,
+    has completed a bachelor's and one year of the master's; any other degree counts as a bachelor's.
+    """
+    earlier = BACHELOR_YEARS if degree_level in AFTER_BACHELOR else 0
+    return earlier + year_of_study - 1
+
+
 def assess(*, applicant: dict, rules: dict, deadline: date) -> list[Problem]:
     """Every rule the applicant does not meet; an empty list means eligible."""
     problems = []
@@ -36,7 +51,8 @@ def assess(*, applicant: dict, rules: dict, deadline: date) -> list[Problem]:
                                 "Applicants must be nationals of a NATO member country."))
     education = applicant["education"]
     if education["status"] == "enrolled":
-        completed = education["year_of_study"] - 1
+        completed = years_completed(degree_level=education.get("degree_level"),
+                                    year_of_study=education["year_of_study"])
         if completed < rules["min_years_completed"]:
             problems.append(Problem("insufficient_study", f"Students must have completed at least "
                                                           f"{rules['min_years_completed']} years of study."))

@@ -69,3 +69,17 @@ def test_graduates_within_twelve_months(graduated, code):
 ])
 def test_english_or_french_at_b2(languages, ok):
     assert ("language_level_insufficient" not in codes(languages=languages)) is ok
+
+
+@pytest.mark.parametrize("degree_level, year_of_study, eligible", [
+    ("bachelor", 2, False),   # one year completed
+    ("bachelor", 3, True),    # two years completed
+    ("master", 1, True),      # a bachelor's behind them: three years completed
+    ("master", 2, True),      # the second-year master's student who enters 2
+    ("doctorate", 1, True),
+    ("other", 2, False),      # counted as a bachelor's
+    ("other", 3, True),
+])
+def test_the_year_of_study_counts_the_degree_level(degree_level, year_of_study, eligible):
+    education = {"status": "enrolled", "degree_level": degree_level, "year_of_study": year_of_study}
+    assert ("insufficient_study" not in codes(education=education)) is eligible
