@@ -70,17 +70,21 @@ def render_email(*, status: str, language: str, context: dict, root: Path = TEMP
 
 LANGUAGES = ("en", "fr")
 _STATUS_SAMPLE = {"name": "Zoé Lefèvre", "reference": "NIP27-7QK4M2",
-                  "reason": "The proof of studies could not be read.",
-                  "status_url": "https://apply.example.org/status/NIP27-7QK4M2"}
+                  "link": "https://apply.example.org/access/sample-single-use-secret?lang=en",
+                  "expires_at": "31 January 2027, 23:59",
+                  "reasons": ["Proof of studies or degree is missing.",
+                              "English or French at level B2 or higher is needed."],
+                  "department_names": ["Political science and international relations",
+                                       "Information technology and cybersecurity"]}
 _ACCESS_SAMPLE = {"name": "Zoé Lefèvre", "reference": "NIP27-7QK4M2",
                   "link": "https://apply.example.org/access/sample-signed-token",
-                  "expires_at": "31 January 2027, 22:59 UTC"}
+                  "expires_at": "31 January 2027, 23:59"}
 # Every template and the placeholders it may use, with sample values (the admins' preview shows them):
 # a template not listed here, or using a name its entry lacks, is a defect (template_problems).
 SAMPLES: dict[str, dict] = {
     **{status: _STATUS_SAMPLE for status in ("submitted", "under_review", "incomplete", "ineligible",
                                              "shortlisted", "reserve", "rejected", "withdrawn")},
-    **{f"access_{purpose}": _ACCESS_SAMPLE for purpose in ("status", "draft", "erasure")},
+    **{f"access_{purpose}": _ACCESS_SAMPLE for purpose in ("status", "draft", "erasure", "duplicate")},
     "digest": {"applications": [{"reference": "NIP27-7QK4M2"}, {"reference": "NIP27-AB12CD"}],
                "review_url": "https://review.example.org"},
 }

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, cast
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from sqlalchemy import BindParameter, Table, bindparam, case, func, insert, or_, select, update
@@ -26,6 +27,8 @@ FIRST_RETRY_SECONDS = 30
 LONGEST_RETRY_SECONDS = 3600
 # a due delivery this late has lost its scheduled retry (broker down when it was scheduled)
 OVERDUE_GRACE = timedelta(minutes=5)
+# the programme's time zone: the deadline and the applicant's pages are told in it, so the emails' expiries too
+PROGRAMME_TZ = ZoneInfo("Europe/Brussels")
 
 
 def status_url(intake_url: str, reference: str) -> str:
@@ -40,15 +43,22 @@ def retry_delay(attempts: int) -> int:
 def record_delivery(*, session: Session, event: dict, intake_url: str, now: datetime) -> None:
     """Create the pending delivery a status change calls for (a failed one when it has no template)."""
     data = event["data"]
-    reference = data["reference"]
+    reference, language, link = data["reference"], data["language"], data.get("link")
+    expires_at = data.get("link_expires_at")
+    # the event's reason is a code (the check's, or a reviewer's internal one): the email says `reasons`, the
+    # sentences intake wrote for the candidate. An event from before the portal has no link: the status page
     record_email(session=session, event_id=event["id"], reference=reference, kind=APPLICANT,
-                 template=data["new"], language=data["language"], recipient=data["email"], now=now,
-                 context={"name": data["name"], "reference": reference, "reason": data.get("reason"),
-                          "status_url": status_url(intake_url, reference)})
+                 template=data["new"], language=language, recipient=data["email"], now=now,
+                 context={"name": data["name"], "reference": reference,
+                          "link": link or status_url(intake_url, reference),
+                          "expires_at": format_moment(expires_at, language) if link and expires_at else None,
+                          "reasons": data.get("reasons") or [],
+                          "department_names": data.get("department_names") or []})
 
 
 def record_access_email(*, session: Session, event: dict, now: datetime) -> None:
-    """Create the pending delivery of an expiring link the applicant asked for (status, draft or erasure)."""
+    """Create the pending delivery of an expiring link: one the applicant asked for (status, draft or erasure),
+    or the one to their application after someone tried to submit another with their address (duplicate)."""
     data = event["data"]
     language = data["language"]
     record_email(session=session, event_id=event["id"], reference=data["reference"], kind=APPLICANT,
@@ -58,8 +68,8 @@ def record_access_email(*, session: Session, event: dict, now: datetime) -> None
 
 
 def format_moment(moment: datetime, language: str) -> str:
-    """A date and time as a reader of `language` writes it, in UTC so that it means one moment."""
-    return format_datetime(moment, "d MMMM y, HH:mm 'UTC'", tzinfo=timezone.utc, locale=language)
+    """A date and time as a reader of `language` writes it, in Brussels time (the templates say so)."""
+    return format_datetime(moment, "d MMMM y, HH:mm", tzinfo=PROGRAMME_TZ, locale=language)
 
 
 def record_email(*, session: Session, event_id: str, reference: str | None, kind: str, template: str,

@@ -75,10 +75,12 @@ def broker_tasks(notify_settings):
 
 
 def make_status_changed(*, reference="NIP27-7QK4M2", new="submitted", old="draft", language="en",
-                   name="Zoé Lefèvre", email="zoe.lefevre@example.org", reason=None, departments=None) -> dict:
-    """An `application.status_changed` envelope, as intake publishes it."""
+                   name="Zoé Lefèvre", email="zoe.lefevre@example.org", reason=None, departments=None,
+                   **words) -> dict:
+    """An `application.status_changed` envelope, as intake publishes it (`words`: link, link_expires_at, reasons,
+    department_names, which an event from before the portal lacks)."""
     data = {"reference": reference, "old": old, "new": new, "reason": reason, "email": email, "name": name,
-            "language": language}
+            "language": language, **words}
     if departments is not None:
         data["departments"] = departments
     return make_event("application.status_changed", data, producer="intake")

@@ -1,5 +1,5 @@
 """Handling status changes: one email per change, in the candidate's language, retried when SMTP is down."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -27,21 +27,41 @@ def test_status_change_sends_one_email_naming_the_reference(app, mail_server, in
     assert mail["Message-ID"] == f"<notify.{event['id']}@example.org>"
     text = mail.get_body(("plain",)).get_content()
     assert "Dear Zoé Lefèvre," in text
-    assert "http://intake.test/status/NIP27-AB12CD" in text
+    assert "http://intake.test/status/NIP27-AB12CD" in text  # an event from before the portal: its status page
     assert "NIP27-AB12CD" in mail.get_body(("html",)).get_content()
     [row] = deliveries()
     assert (row.state, row.attempts, row.template, row.sent_at is not None) == ("sent", 1, "submitted/en", True)
 
 
+def test_status_email_carries_the_events_single_use_link_and_its_expiry_in_brussels_time(
+        app, mail_server, inbox_of, status_changed):
+    link = "http://intake.test/access/single-use-secret?lang=fr"
+    handle_event.run(status_changed(reference="NIP27-AB12CD", new="under_review", old="checking", language="fr",
+                                    link=link, link_expires_at=datetime(2027, 1, 31, 22, 59, tzinfo=timezone.utc),
+                                    department_names=["Finance et administration des affaires"]))
+
+    [mail] = inbox_of()
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = mail.get_body(("html",)).get_content()
+    assert f"Ouvrez votre candidature avec ce lien :\n{link}\n" in text and f'href="{link}"' in html
+    assert "/status/" not in text + html
+    for body in (text, html):
+        assert "une seule fois et reste valable jusqu'au 31 janvier 2027, 23:59 (heure de Bruxelles)" in body
+        assert "aux départements que vous avez choisis : Finance et administration des affaires." in body
+
+
 def test_french_candidate_is_written_to_in_french(app, mail_server, inbox_of, status_changed):
     handle_event.run(status_changed(reference="NIP27-FR0001", new="incomplete", old="checking", language="fr",
-                                    reason="Le justificatif d'études est illisible."))
+                                    reason="missing_document",
+                                    reasons=["Document manquant : Attestation d’études ou diplôme."]))
 
     [mail] = inbox_of()
     assert mail["Subject"] == "Action requise : votre candidature NIP27-FR0001 est incomplète"
     text = mail.get_body(("plain",)).get_content()
     assert text.startswith("Bonjour Zoé Lefèvre,")
-    assert "Ce que nous avons constaté : Le justificatif d'études est illisible." in text
+    text = text.replace("\r\n", "\n")
+    assert "Ce que nous avons constaté :\n- Document manquant : Attestation d’études ou diplôme.\n" in text
+    assert "missing_document" not in text
     assert "Votre référence : NIP27-FR0001" in text
     assert deliveries()[0].language == "fr"
 

@@ -98,10 +98,10 @@ def test_template_previews_are_for_admins_and_cover_every_template_in_both_langu
     assert body["problems"] == []
     pairs = {(item["template"], item["language"]) for item in body["items"]}
     assert {("rejected", "fr"), ("access_erasure", "en"), ("digest", "fr")} <= pairs
-    assert len(pairs) == len(body["items"]) == 2 * 12
+    assert len(pairs) == len(body["items"]) == 2 * 13
     rejected = next(item for item in body["items"] if item["template"] == "rejected" and item["language"] == "en")
     assert rejected["sample"]["reference"] in rejected["subject"]
-    assert rejected["sample"]["status_url"] in rejected["text"] and "<html" in rejected["html"]
+    assert rejected["sample"]["link"] in rejected["text"] and "<html" in rejected["html"]
 
 
 def digests(inbox):

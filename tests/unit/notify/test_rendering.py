@@ -12,9 +12,12 @@ STATUSES = ["submitted", "under_review", "incomplete", "ineligible", "shortliste
 REFERENCE = "NIP27-7QK4M2"
 
 
+LINK = "http://intake.test/access/single-use-secret?lang=en"
+
+
 def context(**overrides):
-    values = {"name": "Zoé Lefèvre", "reference": REFERENCE, "reason": None,
-              "status_url": f"http://intake.test/status/{REFERENCE}"}
+    values = {"name": "Zoé Lefèvre", "reference": REFERENCE, "link": LINK, "expires_at": "31 January 2027, 23:59",
+              "reasons": [], "department_names": []}
     return {**values, **overrides}
 
 
@@ -26,8 +29,8 @@ def test_every_email_names_the_reference_in_subject_and_both_bodies(status, lang
     assert REFERENCE in email.text
     assert REFERENCE in email.html
     assert "Zoé Lefèvre" in email.text
-    assert f"http://intake.test/status/{REFERENCE}" in email.text
-    assert f'href="http://intake.test/status/{REFERENCE}"' in email.html
+    assert LINK in email.text
+    assert f'href="{LINK}"' in email.html
     assert "\n" not in email.subject
     assert "{{" not in email.text + email.html
 
@@ -46,15 +49,51 @@ def test_french_emails_are_written_in_french(status):
 
 def test_incomplete_email_explains_what_is_missing():
     email = render_email(status="incomplete", language="en",
-                         context=context(reason="The proof of studies could not be read."))
-    assert "What we found: The proof of studies could not be read." in email.text
-    assert "The proof of studies could not be read." in email.html
+                         context=context(reasons=["Proof of studies or degree is missing."]))
+    assert "What we found:\n- Proof of studies or degree is missing.\n" in email.text
+    assert "<li>Proof of studies or degree is missing.</li>" in email.html
 
 
 def test_no_reason_leaves_no_empty_reason_line():
     email = render_email(status="ineligible", language="fr", context=context())
-    assert "Motif" not in email.text
-    assert "Motif" not in email.html
+    assert "ne remplit pas :" not in email.text
+    assert "<ul>" not in email.html
+
+
+@pytest.mark.parametrize(("language", "validity"), [
+    ("en", "works until 31 January 2027, 23:59 (Brussels time)"),
+    ("fr", "valable jusqu'au 31 janvier 2027, 23:59 (heure de Bruxelles)"),
+])
+def test_status_email_says_the_link_opens_once_until_when_in_brussels_time(language, validity):
+    email = render_email(status="under_review", language=language,
+                         context=context(expires_at=validity.split("jusqu'au " if language == "fr" else "until ")[1]
+                                         .split(" (")[0]))
+    for body in (email.text, email.html):
+        assert validity in body
+        assert ("once" if language == "en" else "une seule fois") in body
+        assert ("send you a fresh one" if language == "en" else "en recevoir un nouveau") in body
+
+
+def test_an_event_without_a_link_points_to_the_status_page_without_an_expiry():
+    email = render_email(status="submitted", language="en",
+                         context=context(link=f"http://intake.test/status/{REFERENCE}", expires_at=None))
+    assert f"status page:\nhttp://intake.test/status/{REFERENCE}" in email.text
+    assert "Brussels" not in email.text + email.html
+
+
+@pytest.mark.parametrize(("names", "english", "french"), [
+    (["Finance and business administration"],
+     "The department you chose, Finance and business administration, will contact you",
+     "Le département que vous avez choisi, Finance and business administration, prendra"),
+    (["Finance", "Communications"],
+     "in your order of preference: Finance, Communications. The department that selected you",
+     "par ordre de préférence : Finance, Communications. Le département qui a retenu votre candidature"),
+])
+def test_shortlist_email_names_the_departments(names, english, french):
+    for language, sentence in (("en", english), ("fr", french)):
+        email = render_email(status="shortlisted", language=language, context=context(department_names=names))
+        assert sentence in email.text and sentence in email.html
+        assert "concerned" not in email.text and "concerné" not in email.text
 
 
 def test_html_body_escapes_candidate_data_but_text_body_keeps_it_verbatim():
@@ -74,9 +113,10 @@ def test_missing_template_is_a_clear_error(status, language):
 
 
 def test_missing_placeholder_value_is_an_error_not_a_blank():
-    with pytest.raises(Exception, match="status_url"):
+    with pytest.raises(Exception, match="link"):
         render_email(status="submitted", language="en",
-                     context={"name": "A", "reference": REFERENCE, "reason": None})
+                     context={"name": "A", "reference": REFERENCE, "expires_at": "31 January 2027, 23:59",
+                              "reasons": [], "department_names": []})
 
 
 def test_message_has_text_and_html_alternatives_and_a_message_id_from_the_event():

@@ -40,7 +40,7 @@ def test_unknown_placeholder_in_a_layout_is_a_problem_of_every_template_using_it
 
     problems = template_problems(templates)
     assert "access_draft/en/body.html: unknown placeholder 'status_url'" in problems
-    assert len(problems) == 3
+    assert len(problems) == 4  # status, draft, erasure and duplicate
 
 
 def test_missing_language_is_a_problem(templates):
