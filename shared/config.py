@@ -178,6 +178,10 @@ class Settings:
     # intake's applicant journey (services/intake/access, services/intake/limits.py)
     draft_retention_days: int = 30
     access_link_hours: int = 48
+    # an applicant's session on the portal (services/intake/portal): ended after this long unused, and after
+    # this long in all, whatever its use
+    applicant_session_idle_minutes: int = 30
+    applicant_session_hours: int = 12
     submission_rate_limit: str = "10 per hour"
     status_rate_limit: str = "60 per minute"
     access_link_rate_limit: str = "5 per hour"
@@ -250,6 +254,9 @@ class Settings:
             documents_keys=os.environ.get("DOCUMENTS_KEYS") or (_documents_keys(var) if embedded else None),
             draft_retention_days=int(_env("DRAFT_RETENTION_DAYS", str(cls.draft_retention_days))),
             access_link_hours=int(_env("ACCESS_LINK_HOURS", str(cls.access_link_hours))),
+            applicant_session_idle_minutes=int(_env("APPLICANT_SESSION_IDLE_MINUTES",
+                                                    str(cls.applicant_session_idle_minutes))),
+            applicant_session_hours=int(_env("APPLICANT_SESSION_HOURS", str(cls.applicant_session_hours))),
             submission_rate_limit=_env("SUBMISSION_RATE_LIMIT", cls.submission_rate_limit),
             status_rate_limit=_env("STATUS_RATE_LIMIT", cls.status_rate_limit),
             access_link_rate_limit=_env("ACCESS_LINK_RATE_LIMIT", cls.access_link_rate_limit),

@@ -67,11 +67,16 @@ def refuse_nul_characters() -> None:
                        {name.replace("\x00", "\\x00"): ["NUL characters are not allowed."] for name in bad})
 
 
-def register_error_handlers(app: Flask, html_handler: Callable | None = None) -> None:
+def register_error_handlers(app: Flask, html_handler: Callable | None = None,
+                            api_error_page: Callable | None = None) -> None:
+    """JSON errors for the APIs; `html_handler` answers HTTP errors on pages, `api_error_page` a use case's
+    ApiError on pages (a person never reads JSON)."""
     app.before_request(refuse_nul_characters)
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
+        if api_error_page is not None and not wants_json():
+            return api_error_page(exc)
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.reasons)
 
     @app.errorhandler(ValidationError)

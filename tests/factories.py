@@ -55,3 +55,21 @@ def multipart(payload: dict | None = None, *, cv: bytes | None = None, academic_
             data[kind] = (io.BytesIO(content), f"{kind}.pdf")
     return data
 
+
+
+def link_path(link: str) -> str:
+    """The path and query of an emailed link, for a test client."""
+    rest = link.split("://", 1)[1]
+    return rest[rest.index("/"):]
+
+
+def open_portal(client, reference: str, *, language: str = "en"):
+    """Sign `client` in to `reference`'s portal as the link in an email does; returns the portal page's response.
+
+    Call it inside intake's app context (the `app` fixture of tests/integration/intake)."""
+    from services.intake.db import db
+    from services.intake.portal import links
+
+    link, _expires = links.mint(session=db.session, reference=reference, language=language)
+    db.session.commit()
+    return client.get(link_path(link), follow_redirects=True)

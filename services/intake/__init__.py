@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     db.init_app(app, settings.intake_database_url)
     i18n.init_app(app)
     send_security_headers(app, SECURITY_HEADERS)
-    register_error_handlers(app, html_handler=pages.error_page)
+    register_error_handlers(app, html_handler=pages.error_page, api_error_page=pages.api_error_page)
     pages.init_csrf(app)
     instrument(app, "intake")
     app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     from services.intake.limits import init_limiter
 
     app.register_blueprint(access_pages.bp)
+    from services.intake.portal import pages as portal_pages
+
+    app.register_blueprint(portal_pages.bp)
     app.register_blueprint(access_api.bp)
     init_limiter(app, settings)
 

@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 # scope -> (the Settings attribute holding the limit, the endpoints and methods it counts together)
 LIMITS = {
     "submissions": ("submission_rate_limit", {"applications.submit": "POST", "pages.apply": "POST"}),
-    "status": ("status_rate_limit", {"applications.status": "GET", "pages.status": "GET",
-                                     "access.open_status": "GET"}),
-    "access-links": ("access_link_rate_limit", {"access_api.request_links": "POST", "access.find": "POST"}),
+    "status": ("status_rate_limit", {"applications.status": "GET", "portal.application": "GET",
+                                     "portal.open_link": "GET"}),
+    "access-links": ("access_link_rate_limit", {"access_api.request_links": "POST", "access.find": "POST",
+                                                "portal.fresh_link": "POST"}),
 }
 RECIPIENT_LIMIT = "intake.recipient_limit"
 

@@ -72,6 +72,14 @@ class ApplicationStatusChanged(Schema):
     language = fields.String(required=True, validate=validate.OneOf(["en", "fr"]))
     # optional, additive: lets notify scope an application's emails to its departments' coordinators
     departments = fields.List(fields.String(), load_default=None, allow_none=True)
+    # optional, additive (services/intake/portal): the single-use link that opens the candidate's portal, and
+    # when it stops working
+    link = fields.Url(load_default=None, allow_none=True, require_tld=False)
+    link_expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    # optional, additive: what the candidate reads about `reason`, in `language`, one sentence each (never a code)
+    reasons = fields.List(fields.String(), load_default=list)
+    # optional, additive: the departments' names in `language`, in the candidate's order of preference
+    department_names = fields.List(fields.String(), load_default=list)
 
 
 class DecisionReleased(Schema):
@@ -89,7 +97,7 @@ class ApplicationAccessRequested(Schema):
     language = fields.String(required=True, validate=validate.OneOf(["en", "fr"]))
     link = fields.Url(required=True, require_tld=False)
     expires_at = fields.AwareDateTime(required=True)
-    purpose = fields.String(required=True, validate=validate.OneOf(["status", "draft", "erasure"]))
+    purpose = fields.String(required=True, validate=validate.OneOf(["status", "draft", "erasure", "duplicate"]))
 
 
 class ApplicationErased(Schema):

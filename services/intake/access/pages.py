@@ -3,22 +3,24 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, make_response, render_template, request, url_for
 from marshmallow import ValidationError
 
 from services.intake import limits
 from services.intake.access import links, service
 from services.intake.access.models import Draft
 from services.intake.access.schemas import AccessLinkRequestSchema
-from services.intake.applications.service import applicant_token
-from services.intake.applications.views import parse_uploads
+from services.intake.applications.service import Upload
 from services.intake.db import db
 from services.intake.i18n import LANGUAGES, current_language
+from services.intake.portal.service import email_link
 from services.intake.programme.models import Call
 from shared.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 bp = Blueprint("access", __name__)
+# the form's hidden fields that point to the files a refused form kept (service.hold_uploads)
+HELD_FIELD_PREFIX = service.HELD_FIELD_PREFIX
 # itsdangerous' tokens for a reference are about 70 characters; anything far longer is not one of ours
 MAX_LINK_LENGTH = 300
 
@@ -29,20 +31,12 @@ def _settings():
 
 def _send_status_links(app: Flask, email: str) -> None:
     with app.app_context():
+        # one count against the recipient's limit, however many applications the address has
         if not limits.may_email(email):
             return
-        settings = app.config["SETTINGS"]
         try:
             for application in service.applications_of(session=db.session, email=email):
-                signed = links.sign(token_key=settings.applicant_token_key, purpose="status",
-                                    reference=application.reference)
-                language = application.correspondence_language
-                service.publish_access_link(
-                    session=db.session, reference=application.reference, email=application.email,
-                    name=application.full_name, language=language, purpose="status",
-                    link=settings.intake_url + app.url_map.bind("").build(
-                        "access.open_status", {"signed": signed, "lang": language}),
-                    expires_at=links.expires_at(settings.access_link_hours))
+                email_link(session=db.session, application=application, counted=True)
                 log.info("status link requested", extra={"reference": application.reference})
             db.session.commit()
         except Exception:
@@ -92,16 +86,6 @@ def _verified(signed: str, *, purpose: str, hours: int) -> str:
         abort(_link_problem("invalid", 404))
 
 
-@bp.get("/access/status/<signed>")
-def open_status(signed: str):
-    reference = _verified(signed, purpose="status", hours=_settings().access_link_hours)
-    token = applicant_token(_settings().applicant_token_key, reference)
-    response = redirect(url_for("pages.status", reference=reference, token=token, lang=current_language()))
-    # the emailed link and the key it leads to stay out of referrers and shared caches
-    response.headers.update({"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
-    return response
-
-
 def resumed_draft() -> Draft | None:
     """The draft the form resumes (`draft` in the link or the form's hidden field), or None."""
     signed = request.values.get("draft")
@@ -127,15 +111,29 @@ def _email_draft_link(draft: Draft, language: str) -> None:
         expires_at=links.expires_at(settings.draft_retention_days * 24), purpose="draft")
 
 
-def save_draft_from_form(*, call: Call, draft: Draft | None):
-    """Keep the form as typed (and any valid document), email the link to come back, say so."""
+def save_draft_from_form(*, call: Call, draft: Draft | None, uploads: list[Upload]):
+    """Keep the form as typed (and any valid document in `uploads`), email the link to come back, say so."""
     settings = _settings()
     typed = request.form.get("correspondence_language")
     language = typed if typed in LANGUAGES else current_language()
     draft = service.save_draft(session=db.session, call=call, draft=draft, values=service.draft_values(request.form),
-                               uploads=parse_uploads(), store=DocumentStore.of(settings), language=language)
+                               uploads=uploads, store=DocumentStore.of(settings), language=language)
     _email_draft_link(draft, language)
     db.session.commit()
     log.info("draft saved", extra={"reference": draft.reference})
     return render_template("access/draft_saved.html", draft=draft, days=settings.draft_retention_days)
+
+
+def take_held_uploads(*, call: Call, replaced: set[str]) -> list[Upload]:
+    """The files a refused form kept for this try (its `held.<kind>` fields), except those chosen again."""
+    sent = {rule["kind"]: request.form.get(f"{HELD_FIELD_PREFIX}{rule['kind']}", "") for rule in call.documents}
+    return service.take_held_uploads(session=db.session, call=call, secrets_by_kind=sent, replaced=replaced,
+                                     store=DocumentStore.of(_settings()))
+
+
+def hold_uploads(*, call: Call, uploads: list[Upload]) -> dict[str, service.HeldFile]:
+    """Keep the accepted files of a refused form for the next try; the ids the form carries back, by kind."""
+    held = service.hold_uploads(session=db.session, call=call, uploads=uploads, store=DocumentStore.of(_settings()))
+    db.session.commit()
+    return held
 

@@ -59,6 +59,9 @@ class Application(Base):
     # renders started and not finished since the last one that was: a document that gets its render killed
     # (hard time limit, memory) is left out after a few, instead of killing every render again
     dossier_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # the applicant's API token and portal sessions are valid for this version only: bumped by "sign me out
+    # everywhere" and by withdrawal, it revokes every token and session issued before
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -39,10 +39,29 @@ def new_reference(call: Call) -> str:
     return f"NIP{call.deadline.year % 100:02d}-{body[:4]}-{body[4:]}"
 
 
-def applicant_token(token_key: str, reference: str) -> str:
-    """The applicant's bearer token: derived, never stored, so a database leak reveals none."""
-    digest = hmac.new(token_key.encode(), f"applicant:{reference}".encode(), hashlib.sha256).digest()
-    return digest.hex()
+def applicant_token(token_key: str, reference: str, version: int = 0) -> str:
+    """The applicant's bearer token: derived, never stored, so a database leak reveals none; valid only while the
+    application's `token_version` is `version` (version 0 keeps the tokens issued before versions existed)."""
+    message = f"applicant:{reference}" if version == 0 else f"applicant:{reference}:{version}"
+    return hmac.new(token_key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+class DuplicateApplication(Exception):
+    """The person already has an active application in this call: the submitter is answered as for a first
+    one (no one learns who applied), and the application's owner is emailed a link to it."""
+
+    def __init__(self, existing: "Application"):
+        super().__init__(existing.reference)
+        self.existing = existing
+
+
+def decoy_reference(*, call: Call, token_key: str, payload: dict, idempotency_key: str | None) -> str:
+    """The reference a duplicate submission is answered with: never stored, the same for a replay of it."""
+    seed = json.dumps([call.id, normalize_email(payload["email"]), idempotency_key, payload["date_of_birth"]],
+                      default=str)
+    digest = hmac.new(token_key.encode(), f"decoy:{seed}".encode(), hashlib.sha256).digest()
+    body = "".join(_ALPHABET[byte % len(_ALPHABET)] for byte in digest[:8])
+    return f"NIP{call.deadline.year % 100:02d}-{body[:4]}-{body[4:]}"
 
 
 def normalize_email(email: str) -> str:
@@ -146,9 +165,9 @@ def submit_application(*, session: Session, call: Call, payload: dict, uploads: 
     _check_motivation(call, payload["motivation"])
     inspected = inspect_uploads(call=call, uploads=uploads, required=True)
     # a withdrawn application leaves room for a new one; an active one does not
-    if any(row.status != "withdrawn" for row in matches):
-        raise ApiError(409, "duplicate_application",
-                       "An application for this person already exists in this call.")
+    active = next((row.id for row in matches if row.status != "withdrawn"), None)
+    if active is not None:
+        raise DuplicateApplication(session.get_one(Application, active))
     now = utcnow()
     consent = current_notice(payload["correspondence_language"])
     application = Application(
@@ -209,18 +228,25 @@ def find_for_applicant(*, session: Session, reference: str, token: str | None, t
     """The application behind a reference and its token; the same 404 for a wrong token or reference."""
     if token is None:
         raise ApiError(401, "unauthorized", "The application's token is required.")
-    if not hmac.compare_digest(applicant_token(token_key, reference), token):
+    application = find_application(session=session, reference=reference, lock=lock)
+    # a token from before the last "sign out everywhere" or withdrawal is a wrong token
+    version = application.token_version if application is not None else 0
+    if not hmac.compare_digest(applicant_token(token_key, reference, version), token):
         raise ApiError(404, "not_found", "No application with this reference and token.")
-    query = select(Application).where(Application.reference == reference).options(
-        selectinload(Application.history), selectinload(Application.documents))
-    if lock:
-        query = query.with_for_update()
-    application = session.scalars(query).first()
     if application is None:
         if find_tombstone(session=session, reference=reference) is not None:
             raise ApiError(410, "erased", "This application and its personal data have been erased.")
         raise ApiError(404, "not_found", "No application with this reference and token.")
     return application
+
+
+def find_application(*, session: Session, reference: str, lock: bool = False) -> Application | None:
+    """The application with its history and documents, or None."""
+    query = select(Application).where(Application.reference == reference).options(
+        selectinload(Application.history), selectinload(Application.documents))
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).first()
 
 
 def add_documents(*, session: Session, call: Call, application: Application, uploads: list[Upload],
@@ -242,3 +268,9 @@ def withdraw(*, session: Session, application: Application) -> None:
     if not can_change(application.status, "withdrawn"):
         raise ApiError(409, "cannot_withdraw", f"An application that is {application.status} cannot be withdrawn.")
     change_status(session=session, application=application, new="withdrawn", actor="applicant")
+    sign_out_everywhere(application=application)
+
+
+def sign_out_everywhere(*, application: Application) -> None:
+    """Revoke the application's API token and every portal session; its emailed links still open it."""
+    application.token_version += 1

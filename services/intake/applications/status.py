@@ -4,7 +4,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from services.intake.applications.models import Application, StatusChange
+from services.intake.applications.words import candidate_words
 from services.intake.db import OUTBOX
+from services.intake.portal.links import link_data
 from shared.bus import publish_event
 from shared.events import make_event
 
@@ -47,10 +49,12 @@ def change_status(*, session: Session, application: Application, new: str, actor
     application.status = new
     application.history.append(StatusChange(old=old, new=new, reason=reason, actor=actor))
     if new in CANDIDATE_VISIBLE:
-        publish_event(session=session, outbox=OUTBOX, event=make_event(
-            "application.status_changed",
-            {"reference": application.reference, "old": old, "new": new, "reason": reason,
-             "email": application.email, "name": application.full_name,
-             "language": application.correspondence_language, "departments": list(application.departments or ())},
-            producer="intake",
-        ))
+        language = application.correspondence_language
+        data = {"reference": application.reference, "old": old, "new": new, "reason": reason,
+                "email": application.email, "name": application.full_name, "language": language,
+                "departments": list(application.departments or ()),
+                # the email's words (reasons, departments), and its single-use link to the portal
+                **candidate_words(session=session, application=application, new=new, reason=reason),
+                **link_data(session=session, reference=application.reference, language=language)}
+        publish_event(session=session, outbox=OUTBOX,
+                      event=make_event("application.status_changed", data, producer="intake"))

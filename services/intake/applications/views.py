@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from flask import Blueprint, current_app, request
 from sqlalchemy.exc import IntegrityError
 
+from services.intake.access.models import Draft
 from services.intake.applications import service
 from services.intake.applications.schemas import ApplicationSchema, ApplicationStatusSchema
 from services.intake.db import db
 from services.intake.programme.models import Call
+from services.intake.portal.service import email_link
 from services.intake.programme.service import open_call
 from shared.auth import bearer_token
 from shared.documents import DocumentStore
@@ -103,37 +106,55 @@ def for_applicant(application) -> dict:
     return body
 
 
-def _created(application, created: bool):
-    settings = _settings()
-    body = {
-        "reference": application.reference,
-        "status": application.status,
-        "status_url": f"{settings.intake_url}/api/v1/applications/{application.reference}",
-        "token": service.applicant_token(settings.applicant_token_key, application.reference),
-    }
-    return body, 201, {"Idempotent-Replayed": "false" if created else "true"}
+@dataclass(frozen=True)
+class Accepted:
+    """What a submitter is told: the same for a first application and for a duplicate of someone's."""
+
+    reference: str
+    status: str
+    token: str
+    created: bool
+
+
+def accept_submission(*, payload: dict, uploads: list[service.Upload], key: str | None,
+                      draft: Draft | None = None) -> Accepted:
+    """The submission use case, committed. A person who already applied is not told so (no one learns from
+    this answer who applied): the answer looks like a first one, and the application's owner is emailed."""
+    session, settings = db.session, _settings()
+    for attempt in (1, 2):
+        try:
+            application, created = service.submit_application(
+                session=session, call=open_call(session=session), payload=payload, uploads=uploads,
+                idempotency_key=key, store=_store(), draft=draft)
+            session.commit()
+            return Accepted(application.reference, application.status, service.applicant_token(
+                settings.applicant_token_key, application.reference, application.token_version), created)
+        except service.DuplicateApplication as duplicate:
+            email_link(session=session, application=duplicate.existing, purpose="duplicate")
+            session.commit()
+            reference = service.decoy_reference(call=open_call(session=session), payload=payload,
+                                                token_key=settings.applicant_token_key, idempotency_key=key)
+            return Accepted(reference, "submitted", service.applicant_token(settings.applicant_token_key, reference),
+                            True)
+        except IntegrityError:
+            # a concurrent request won the race (same key: a replay; same person: a duplicate); the second
+            # round sees its row and answers as for them
+            session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @bp.post("/api/v1/applications")
 def submit():
     payload = parse_application_part()
     uploads = parse_uploads()
-    key = idempotency_key(request.headers.get("Idempotency-Key"))
-    session = db.session
-    call = open_call(session=session)
-    try:
-        application, created = service.submit_application(
-            session=session, call=call, payload=payload, uploads=uploads, idempotency_key=key, store=_store())
-        session.commit()
-    except IntegrityError:
-        # a concurrent request won the race: same key (replay) or same person (duplicate)
-        session.rollback()
-        if key is None:
-            raise ApiError(409, "duplicate_application", "An application for this person already exists.") from None
-        application, created = service.submit_application(
-            session=session, call=open_call(session=session), payload=payload, uploads=uploads,
-            idempotency_key=key, store=_store())
-    return _created(application, created)
+    accepted = accept_submission(payload=payload, uploads=uploads,
+                                 key=idempotency_key(request.headers.get("Idempotency-Key")))
+    body = {"reference": accepted.reference, "status": accepted.status,
+            "status_url": f"{_settings().intake_url}/api/v1/applications/{accepted.reference}",
+            "token": accepted.token}
+    return body, 201, {"Idempotent-Replayed": "false" if accepted.created else "true"}
 
 
 def _applicant_application(reference: str, *, lock: bool = False):

@@ -13,9 +13,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from services.intake.access.models import Draft
+from services.intake.access.models import Draft, HeldUpload
 from services.intake.applications.models import Application, Document
 from services.intake.db import DEAD_LETTERS, OUTBOX
+from services.intake.portal.links import forget as forget_links
 from services.intake.privacy.models import ErasedCount, Tombstone
 from services.intake.privacy.regions import region_of
 from shared.bus import publish_event
@@ -81,6 +82,7 @@ def erase_application(*, session: Session, application: Application, reason: str
     session.execute(delete(OUTBOX).where(OUTBOX.c.body.like(mentions)))
     session.execute(delete(DEAD_LETTERS).where(DEAD_LETTERS.c.body.like(mentions)))
     session.execute(delete(Draft).where(Draft.reference == reference))
+    forget_links(session=session, reference=reference)
     session.delete(application)
     session.add(tombstone)
     publish_event(session=session, outbox=OUTBOX, event=make_event(
@@ -91,7 +93,7 @@ def erase_application(*, session: Session, application: Application, reason: str
 
 
 def referenced_keys(*, session: Session, among: list[str] | None = None) -> set[str]:
-    """Stored keys some application, document or draft still points to (`among` narrows the question)."""
+    """Stored keys some application, document, draft or held upload still points to (`among` narrows it)."""
     documents = select(Document.key)
     dossiers = select(Application.dossier_key, Application.blind_dossier_key)
     if among is not None:
@@ -99,9 +101,11 @@ def referenced_keys(*, session: Session, among: list[str] | None = None) -> set[
         dossiers = dossiers.where(or_(Application.dossier_key.in_(among), Application.blind_dossier_key.in_(among)))
     found: set[str] = set(session.scalars(documents))
     found |= {key for row in session.execute(dossiers) for key in row if key}
-    # content-addressed uploads: a draft may hold the very same bytes
+    # content-addressed uploads: a draft, or a form refused a moment ago, may hold the very same bytes
     for documents_of_draft in session.scalars(select(Draft.documents)):
         found |= {d["key"] for d in (documents_of_draft or {}).values() if isinstance(d, dict) and d.get("key")}
+    held = select(HeldUpload.key) if among is None else select(HeldUpload.key).where(HeldUpload.key.in_(among))
+    found |= set(session.scalars(held))
     return found if among is None else found & set(among)
 
 

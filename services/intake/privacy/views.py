@@ -55,14 +55,10 @@ def _applicant(reference: str, token: str | None):
                                            token_key=_settings().applicant_token_key)
 
 
-def _applicant_page(reference: str, token: str | None):
-    """As `_applicant`, for the HTML pages: an erased application is a page that says so."""
-    try:
-        return _applicant(reference, token)
-    except ApiError as exc:
-        if exc.code == "erased":
-            abort(make_response(erased_page(reference)))
-        raise
+def _applicant_page(reference: str):
+    """The application this browser's portal session opens (services/intake/portal), for the HTML pages."""
+    from services.intake.portal.pages import signed_in  # the portal's pages build on this module's
+    return signed_in(reference)
 
 
 # ---- the notice ---------------------------------------------------------------------------------------
@@ -100,21 +96,20 @@ def export_api(reference: str):
 
 @bp.get("/privacy/export/<reference>")
 def export_page(reference: str):
-    return _export(_applicant_page(reference, request.args.get("token")))
+    return _export(_applicant_page(reference))
 
 
 # ---- erasure on request ---------------------------------------------------------------------------------
 
 @bp.get("/privacy/erase/<reference>")
 def erase_request_page(reference: str):
-    application = _applicant_page(reference, request.args.get("token"))
-    return render_template("privacy/erase_request.html", application=application,
-                           token=request.args["token"]), 200, PRIVATE
+    application = _applicant_page(reference)
+    return render_template("privacy/erase_request.html", application=application), 200, PRIVATE
 
 
 @bp.post("/privacy/erase/<reference>")
 def erase_request(reference: str):
-    application = _applicant_page(reference, request.form.get("token"))
+    application = _applicant_page(reference)
     confirmation.request_erasure(session=db.session, application=application, settings=_settings())
     db.session.commit()
     return _message(_("Check your email"), _("We have sent a confirmation link to the address you applied "
