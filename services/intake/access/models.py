@@ -24,3 +24,22 @@ class Draft(Base):
     documents: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+
+
+class HeldUpload(Base):
+    """A valid file sent with a form that was refused, kept so the applicant need not attach it again.
+
+    The form carries an opaque random id for it; only that id's sha256 is kept, so the table alone opens nothing.
+    Purged with the drafts, a day after it was sent.
+    """
+
+    __tablename__ = "held_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(255))
+    # where the (encrypted) bytes are in the document store
+    key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
