@@ -1,17 +1,20 @@
-""""Find my application": the same answer for every address, an expiring emailed link when it is known."""
+""""Find my application": the same answer for every address, a single-use expiring portal link when it is known."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
-import time
+from datetime import timedelta
 
-import itsdangerous.timed
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from services.intake.access import links
+from services.intake.access import links as draft_links
 from services.intake.db import OUTBOX
-from tests.factories import application_payload, make_pdf, multipart
+from services.intake.portal import links as portal_links
+from services.intake.portal.models import PortalLink
+from shared.db import utcnow
+from tests.factories import application_payload, link_path, make_pdf, multipart
 
 ANSWER = {"message": "If an application was sent from this address, a link to it is on its way by email."}
 
@@ -45,7 +48,7 @@ def emailed_path(link: str, settings) -> str:
     return link[len(settings.intake_url):]
 
 
-def test_known_and_unknown_addresses_get_the_same_answer_before_any_lookup(client, session):
+def test_known_and_unknown_addresses_get_the_same_answer_before_any_lookup(client, session, settings):
     submit(client, email="Known.Person@example.org", correspondence_language="fr")
     answers = []
     for email in ("nobody@example.org", "known.person@EXAMPLE.org"):
@@ -59,41 +62,65 @@ def test_known_and_unknown_addresses_get_the_same_answer_before_any_lookup(clien
     sent = access_events(session)
     assert len(sent) == 1
     assert sent[0]["email"] == "Known.Person@example.org" and sent[0]["purpose"] == "status"
-    assert sent[0]["language"] == "fr" and "/access/status/" in sent[0]["link"]
+    # a single-use portal link in the application's language, its secret alone in the path
+    assert sent[0]["language"] == "fr"
+    assert re.fullmatch(r"/access/[A-Za-z0-9_-]{43}\?lang=fr", emailed_path(sent[0]["link"], settings))
 
 
-def test_the_emailed_link_opens_the_status_page_and_carries_no_applicant_key(client, session, settings):
+def test_the_emailed_link_opens_the_portal_and_the_address_then_carries_no_secret(client, session, settings):
     created = submit(client)
     client.post("/api/v1/access-links", json={"email": "ana.popescu@example.org"}).close()
     link = access_events(session)[0]["link"]
     assert created["token"] not in link
+    path = emailed_path(link, settings)
+    secret = path.split("/access/", 1)[1].split("?", 1)[0]
 
-    opened = client.get(emailed_path(link, settings))
-    assert opened.status_code == 302 and opened.headers["Referrer-Policy"] == "no-referrer"
-    page = client.get(opened.headers["Location"])
+    opened = client.get(path)
+    assert opened.status_code == 303 and opened.headers["Referrer-Policy"] == "no-referrer"
+    location = opened.headers["Location"]
+    assert location.endswith(f"/status/{created['reference']}?lang=en")
+    assert secret not in location and created["token"] not in location and "token" not in location
+    page = client.get(location)
     assert page.status_code == 200 and created["reference"] in page.get_data(as_text=True)
+    assert secret not in page.get_data(as_text=True) and created["token"] not in page.get_data(as_text=True)
 
 
-def test_an_expired_link_is_refused_with_a_page_that_says_so(client, settings, monkeypatch):
+def test_an_expired_link_is_refused_with_a_page_that_offers_a_fresh_one(client, session):
     created = submit(client)
-    three_days_ago = time.time() - 3 * 24 * 3600
-    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: three_days_ago)
-    signed = links.sign(token_key=settings.applicant_token_key, purpose="status", reference=created["reference"])
-    monkeypatch.undo()
+    link, _expires = portal_links.mint(session=session, reference=created["reference"], language="en")
+    secret = link_path(link).split("/access/", 1)[1].split("?", 1)[0]
+    session.execute(update(PortalLink).where(PortalLink.secret_sha256 == hashlib.sha256(secret.encode()).hexdigest())
+                    .values(expires_at=utcnow() - timedelta(minutes=1)))
+    session.commit()
 
-    response = client.get(f"/access/status/{signed}?lang=en")
+    response = client.get(link_path(link))
     assert response.status_code == 410
     page = response.get_data(as_text=True)
-    assert "has expired" in page and "/find" in page and created["reference"] not in page
+    assert "has expired" in page and "Email me a fresh link" in page and "/access/fresh" in page
+    assert created["reference"] not in page
+    # and it opened nothing
+    assert client.get(f"/status/{created['reference']}").status_code == 401
 
 
-def test_a_tampered_or_foreign_link_is_not_valid(client, settings):
+def test_a_tampered_or_foreign_link_is_not_valid(client, session, settings):
     created = submit(client)
-    signed = links.sign(token_key=settings.applicant_token_key, purpose="status", reference=created["reference"])
-    draft_link = links.sign(token_key=settings.applicant_token_key, purpose="draft", reference=created["reference"])
-    for bad in (signed[:-2] + "xx", draft_link, "x" * 400):
-        response = client.get(f"/access/status/{bad}?lang=en")
-        assert response.status_code == 404 and "not valid" in response.get_data(as_text=True)
+    link, _expires = portal_links.mint(session=session, reference=created["reference"], language="en")
+    session.commit()
+    secret = link_path(link).split("/access/", 1)[1].split("?", 1)[0]
+    tampered = secret[:-2] + ("xx" if not secret.endswith("xx") else "yy")
+    draft_link = draft_links.sign(token_key=settings.applicant_token_key, purpose="draft",
+                                  reference=created["reference"])
+    for bad in (tampered, draft_link, created["token"], "x" * 400):
+        response = client.get(f"/access/{bad}?lang=en")
+        assert response.status_code == 404 and "not valid" in response.get_data(as_text=True), bad
+        assert created["reference"] not in response.get_data(as_text=True)
+    # the old signed status links are gone: one made with the applicant key opens nothing either
+    status_link = draft_links.sign(token_key=settings.applicant_token_key, purpose="status",
+                                   reference=created["reference"])
+    assert client.get(f"/access/status/{status_link}?lang=en").status_code == 404
+    assert client.get(f"/status/{created['reference']}").status_code == 401
+    # none of them spent the real link
+    assert client.get(link_path(link)).status_code == 303
 
 
 def test_bad_requests_get_a_clear_json_error(client):
