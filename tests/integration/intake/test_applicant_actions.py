@@ -1,12 +1,14 @@
 import io
 
-from services.intake.applications.tasks import check_application
+from services.intake.applications.tasks import check_application, handle_event
 from shared.documents import DocumentStore
-from tests.factories import make_pdf, multipart
+from shared.events import make_event
+from tests.factories import application_payload, make_pdf, multipart
 
 
-def submit(client, pdf, proof):
-    body = client.post("/api/v1/applications", data=multipart(cv=pdf, academic_proof=proof),
+def submit(client, pdf, proof, **overrides):
+    body = client.post("/api/v1/applications", data=multipart(application_payload(**overrides), cv=pdf,
+                                                                academic_proof=proof),
                        content_type="multipart/form-data").get_json()
     return body["reference"], {"Authorization": f"Bearer {body['token']}"}
 
@@ -41,9 +43,24 @@ def test_withdrawal_until_a_decision_is_released(client, pdf, proof):
     check_application.run(reference)
     withdrawn = client.post(f"/api/v1/applications/{reference}/withdraw", headers=auth)
     assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
-    again = client.post(f"/api/v1/applications/{reference}/withdraw", headers=auth)
-    assert again.status_code == 409 and again.get_json()["error"]["code"] == "cannot_withdraw"
+    # withdrawal revokes the token: it now opens nothing, exactly like a wrong one
+    for again in (client.post(f"/api/v1/applications/{reference}/withdraw", headers=auth),
+                  client.get(f"/api/v1/applications/{reference}", headers=auth)):
+        assert again.status_code == 404
+        assert again.get_json() == client.get(f"/api/v1/applications/{reference}",
+                                              headers={"Authorization": "Bearer 00"}).get_json()
     assert check_application.run(reference) is None  # a late check leaves a withdrawn application alone
+
+    # once a decision is released, the application can no longer be withdrawn
+    decided, decided_auth = submit(client, pdf, proof, email="grace.hopper@example.org", given_name="Grace",
+                                   family_name="Hopper")
+    assert check_application.run(decided) == "under_review"
+    assert handle_event.run(make_event("decision.released", {
+        "reference": decided, "decision": "shortlisted", "reason_code": "strong_profile",
+        "released_by": "admin@example.org"}, producer="review")) is True
+    refused = client.post(f"/api/v1/applications/{decided}/withdraw", headers=decided_auth)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "cannot_withdraw"
+    assert client.get(f"/api/v1/applications/{decided}", headers=decided_auth).get_json()["status"] == "shortlisted"
 
 
 def test_someone_else_cannot_withdraw(client, pdf, proof):
