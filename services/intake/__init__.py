@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     celery.conf.beat_schedule = {
         "sweep-stuck-work": {"task": "intake.sweep_stuck", "schedule": 60.0, "options": {"queue": "intake.checks"}},
         "purge-old-drafts": {"task": "intake.purge_drafts", "schedule": 3600.0, "options": {"queue": "intake.checks"}},
+        "purge-portal-links": {"task": "intake.purge_portal_links", "schedule": 3600.0,
+                               "options": {"queue": "intake.checks"}},
         # notify's sweeper, scheduled by name: one beat for the whole stack
         "retry-overdue-email": {"task": "notify.retry_overdue", "schedule": 60.0, "options": {"queue": "notify.email"}},
         # consumers compare their view with intake's truth and repair what events failed to carry
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     from services.intake.applications import tasks  # noqa: F401
     from services.intake.access import tasks as access_tasks  # noqa: F401
     from services.intake.dossier import tasks as dossier_tasks  # noqa: F401
+    from services.intake.portal import tasks as portal_tasks  # noqa: F401
     from services.intake import sync
     from services.intake import privacy
 

@@ -12,7 +12,8 @@ def test_every_scheduled_task_is_registered_by_a_service(settings):
     assert {entry["task"] for entry in schedule.values()} == {"intake.sweep_stuck", "notify.retry_overdue",
                                                                    "review.reconcile", "notify.reconcile",
                                                                    "notify.send_digests", "intake.purge_drafts",
-                                                                   "intake.retention", "intake.purge_orphans"}
+                                                                   "intake.retention", "intake.purge_orphans",
+                                                                   "intake.purge_portal_links"}
     for entry in schedule.values():
         owner = apps[entry["task"].split(".")[0]]
         assert entry["task"] in owner.tasks

@@ -293,3 +293,16 @@ def test_a_duplicate_from_the_form_sees_the_page_a_first_application_sees(client
     assert response.status_code == 302 and "/apply/received" in response.headers["Location"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Application received" in page and payload["email"] in page and first["reference"] not in page
+
+
+def test_links_long_expired_are_purged_and_recent_ones_kept(client, pdf, proof):
+    from services.intake.portal.tasks import purge_expired_links
+
+    reference = submit(client, pdf, proof).get_json()["reference"]
+    db.session.execute(update(PortalLink).where(PortalLink.reference == reference)
+                       .values(expires_at=utcnow() - timedelta(days=8)))
+    open_portal(client, reference)
+    db.session.commit()
+    assert purge_expired_links.run() >= 1
+    assert db.session.scalar(select(func.count()).select_from(PortalLink)
+                             .where(PortalLink.reference == reference)) == 1
