@@ -1,4 +1,5 @@
 import io
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -113,7 +114,12 @@ def test_token_that_cannot_be_one_is_a_wrong_token_not_a_server_error(client, pd
                  404, "not_found")
     assert_error(client.post(f"/api/v1/applications/{reference}/withdraw",
                              headers={"Authorization": f"Bearer {header_token}"}), 404, "not_found")
-    assert_error(client.get(f"/status/{reference}", query_string={"token": token}), 404, "not_found")
+    # on the pages, a key in the address opens nothing (the sign-in page), and a link that cannot be one of ours
+    # is "not valid": never a server error
+    signed_out = client.get(f"/status/{reference}", query_string={"token": token})
+    assert signed_out.status_code == 401 and "follow the link in the latest email" in signed_out.get_data(as_text=True)
+    not_a_link = client.get(f"/access/{quote(token, safe='')}", query_string={"lang": "en"})
+    assert not_a_link.status_code == 404 and "not valid" in not_a_link.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("key", ["a\x00b", "\x07bell", "clé-é", "k" * 201])
@@ -127,8 +133,19 @@ def test_idempotency_key_must_be_printable_ascii(client, session, settings, pdf,
     assert_nothing_stored(session, settings)
 
 
-@pytest.mark.parametrize("url", ["/api/v1/applications/NIP27-%00", "/status/NIP27-%00?token=x",
-                                 "/status/NIP27-AAAA-BBBB?token=a%00b", "/apply?lang=%00", "/api/v1/programme?x=%00"])
+@pytest.mark.parametrize("url", ["/api/v1/applications/NIP27-%00", "/api/v1/programme?x=%00"])
 def test_nul_characters_in_urls_are_refused_with_the_error_shape(client, url):
     error = assert_error(client.get(url, headers={"Authorization": "Bearer x"}), 400, "invalid_characters")
     assert error["fields"]
+
+
+@pytest.mark.parametrize("url", ["/status/NIP27-%00", "/status/NIP27-AAAA-BBBB?lang=a%00b", "/access/ab%00c?lang=en",
+                                 "/privacy/export/NIP27-%00", "/apply?lang=%00"])
+def test_nul_characters_in_page_urls_are_refused_with_the_error_shape_or_a_page(client, url):
+    # a client that asks for JSON gets the API's error shape
+    error = assert_error(client.get(url, headers={"Accept": "application/json"}), 400, "invalid_characters")
+    assert error["fields"]
+    # a browser gets an error page in words, never JSON
+    page = client.get(url, headers={"Accept": "text/html"})
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    assert "could not read" in page.get_data(as_text=True)
