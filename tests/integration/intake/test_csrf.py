@@ -42,7 +42,7 @@ def test_form_with_its_token_is_accepted(client, session):
 
     response = post_form(client, form(csrf_token=token))
 
-    assert response.status_code == 302 and "/status/" in response.headers["Location"]
+    assert response.status_code == 302 and response.headers["Location"].endswith("/apply/received?lang=en")
     assert stored(session) == 1
 
 
