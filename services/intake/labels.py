@@ -41,7 +41,8 @@ FIELD_ERRORS = {
     "education.degree_level": _l("Choose the level of your degree."),
     "education.field_of_study": _l("Enter your field of study."),
     "education.status": _l("Say whether you are still studying or have graduated."),
-    "education.year_of_study": _l("Enter your current year of study (1 to 10) if you are still studying."),
+    "education.year_of_study": _l("Enter your year of study in your current degree (1 to 10) if you are still "
+                                  "studying."),
     "education.graduation_date": _l("Enter the date of your degree if you have graduated."),
     "departments": _l("Choose at least one department, each at most once."),
     "session": _l("Choose a session."),
@@ -71,6 +72,11 @@ DOCUMENT_REFUSALS = {
                                     "other files."),
 }
 DOCUMENT_MISSING = _l("Attach this document.")
+# the form's error for a required document not attached, by the call's document kind
+DOCUMENTS_MISSING = {"cv": _l("Attach your curriculum vitae."),
+                     "academic_proof": _l("Attach your proof of studies or degree."),
+                     "language_certificate": _l("Attach your language certificate.")}
+NO_DOCUMENT_CHOSEN = _l("Choose at least one file to send.")
 DOCUMENT_REFUSED = _l("This file cannot be accepted; save or export it again as a plain document.")
 
 # what the status page says about a problem, by its code
@@ -94,10 +100,31 @@ ERROR_PAGES = {
 }
 ERROR_PAGE_FALLBACK = _l("Please try again in a moment.")
 
+# what happens next, on the portal, by status
+NEXT_STEPS = {
+    "submitted": _l("We are checking that your application is eligible and complete. This usually takes a few "
+                    "minutes, and we will email you the outcome."),
+    "checking": _l("We are checking that your application is eligible and complete. This usually takes a few "
+                   "minutes, and we will email you the outcome."),
+    "incomplete": _l("Some documents are missing or could not be read. Add them below before the deadline: we "
+                     "check your application again as soon as they arrive."),
+    "ineligible": _l("Your application does not meet the programme's eligibility rules, so it cannot be "
+                     "considered in this call. The reasons are below."),
+    "under_review": _l("The departments you chose are reviewing your application. We will email you when a "
+                       "decision is made, usually a few weeks after the deadline."),
+    "shortlisted": _l("You are shortlisted. The next step is a selection review: an interview with a panel of "
+                      "the department. We will email you an invitation to book a time on this page."),
+    "reserve": _l("You are on the reserve list. If a place becomes available we will email you; there is "
+                  "nothing you need to do."),
+    "rejected": _l("Your application was not selected this time. Thank you for your interest: you are welcome "
+                   "to apply to a future call."),
+    "withdrawn": _l("You withdrew this application. You can still download or erase your data. To apply again, "
+                    "send a new application before the deadline."),
+}
+
 FORM_REFUSALS = {
     "call_closed": _l("The deadline for this call has passed."),
     "no_open_call": _l("No call for applications is open."),
-    "duplicate_application": _l("An application for this person already exists."),
 }
 FORM_REFUSAL_FALLBACK = _l("Your application could not be sent; please try again.")
 
@@ -120,6 +147,24 @@ def document_hint(rule: dict) -> str:
 def document_name(rule: dict) -> str:
     """A call's document in the page's language, or the call's own label for a kind with no words here."""
     return label(DOCUMENTS, rule["kind"]) if rule["kind"] in DOCUMENTS else rule["label"]
+
+
+def document_missing(rule: dict | None) -> str:
+    """The form's error for a required document left out, naming it."""
+    if rule is None:
+        return str(DOCUMENT_MISSING)
+    if rule["kind"] in DOCUMENTS_MISSING:
+        return str(DOCUMENTS_MISSING[rule["kind"]])
+    return _("Attach this document: %(document)s.", document=document_name(rule))
+
+
+def document_refused(rule: dict | None, reason: str | None) -> str:
+    """The form's error for a refused file, naming its document ("Curriculum vitae: the file is empty.")."""
+    problem = str(DOCUMENT_REFUSALS.get(reason, DOCUMENT_REFUSED) if reason else DOCUMENT_REFUSED)
+    if rule is None:
+        return problem
+    # the sentence goes on after the document's name
+    return _("%(document)s: %(problem)s", document=document_name(rule), problem=problem[:1].lower() + problem[1:])
 
 
 def _document_in(call, message: str) -> str | None:

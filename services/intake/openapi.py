@@ -42,6 +42,12 @@ def build_spec() -> dict:
     spec.path("/api/v1/applications/{reference}/withdraw", operations={"post": {
         "summary": "Withdraw the application", "security": [{"applicantToken": []}], "parameters": [ref],
         "responses": {"200": status_ok, **errors("401", "404", "409")}}})
+    spec.path("/api/v1/applications/{reference}/sign-out-everywhere", operations={"post": {
+        "summary": "Revoke this token and every portal session of the application; answers the new token",
+        "security": [{"applicantToken": []}], "parameters": [ref],
+        "responses": {"200": {"description": "Every earlier token and session revoked", "content": json_content({
+            "type": "object", "properties": {"reference": {"type": "string"}, "token": {"type": "string"}}})},
+            **errors("401", "404", "410")}}})
     # intake-journey: the way back in ("find my application"); answered before any lookup, so always 202
     spec.components.schema("AccessLinkRequest", schema=AccessLinkRequestSchema)
     spec.path("/api/v1/access-links", operations={"post": {

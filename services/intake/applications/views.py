@@ -185,3 +185,13 @@ def withdraw(reference: str):
     service.withdraw(session=db.session, application=application)
     db.session.commit()
     return for_applicant(application)
+
+
+@bp.post("/api/v1/applications/<reference>/sign-out-everywhere")
+def sign_out_everywhere(reference: str):
+    """Revoke every token and portal session of the application; the answer carries its one new token."""
+    application = _applicant_application(reference, lock=True)
+    service.sign_out_everywhere(application=application)
+    db.session.commit()
+    token = service.applicant_token(_settings().applicant_token_key, reference, application.token_version)
+    return {"reference": reference, "token": token}

@@ -306,3 +306,15 @@ def test_links_long_expired_are_purged_and_recent_ones_kept(client, pdf, proof):
     assert purge_expired_links.run() >= 1
     assert db.session.scalar(select(func.count()).select_from(PortalLink)
                              .where(PortalLink.reference == reference)) == 1
+
+
+def test_an_api_client_signs_out_everywhere_and_gets_the_one_token_that_works(client, pdf, proof):
+    body = submit(client, pdf, proof).get_json()
+    reference, old = body["reference"], {"Authorization": f"Bearer {body['token']}"}
+    open_portal(client, reference)
+    answer = client.post(f"/api/v1/applications/{reference}/sign-out-everywhere", headers=old)
+    assert answer.status_code == 200 and answer.get_json()["token"] != body["token"]
+    new = {"Authorization": f"Bearer {answer.get_json()['token']}"}
+    assert client.get(f"/api/v1/applications/{reference}", headers=old).status_code == 404
+    assert client.get(f"/api/v1/applications/{reference}", headers=new).status_code == 200
+    assert client.get(f"/status/{reference}").status_code == 401
