@@ -5,7 +5,7 @@ codes, with the same sentences the portal shows.
 """
 from __future__ import annotations
 
-from flask_babel import force_locale
+from flask_babel import force_locale, lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from services.intake import labels
@@ -15,16 +15,23 @@ from services.intake.programme.models import Call
 # the statuses intake's own check sets with the codes of what it found; any other reason is a reviewer's code,
 # which is internal and never told to the candidate
 CHECK_OUTCOMES = frozenset({"ineligible", "incomplete"})
+# every code the check can record, in words: the status page's, and an inspector's refusal that the form's words
+# (labels.DOCUMENT_REFUSALS) cover only with their general sentence
+CHECK_PROBLEMS = {
+    **labels.PROBLEMS,
+    "document_archive_unsafe_names": _l("The file holds parts named outside the document itself; save it again "
+                                        "as a plain Word document."),
+}
 
 
-def problem_sentence(problem: dict, call: Call) -> str:
+def problem_sentence(problem: dict, call: Call | None = None) -> str:
     """The candidate's sentence for one of the check's problems, in the current locale: with the call's figures
     where there are any, else its code's general sentence, else the check's own words (never the code)."""
-    detail = labels.problem_detail(problem, call)
+    detail = labels.problem_detail(problem, call) if call is not None else None
     if detail:
         return detail
-    if problem.get("code") in labels.PROBLEMS:
-        return str(labels.PROBLEMS[problem["code"]])
+    if problem.get("code") in CHECK_PROBLEMS:
+        return str(CHECK_PROBLEMS[problem["code"]])
     return problem.get("message", "")
 
 
@@ -45,8 +52,8 @@ def reason_sentences(application: Application, call: Call, reason: str | None) -
         found = [p for p in application.problems or () if p.get("code") == code]
         if found:
             sentences += [problem_sentence(p, call) for p in found]
-        elif code in labels.PROBLEMS:
-            sentences.append(str(labels.PROBLEMS[code]))
+        elif code in CHECK_PROBLEMS:
+            sentences.append(str(CHECK_PROBLEMS[code]))
     return [s for s in dict.fromkeys(sentences) if s]
 
 

@@ -8,19 +8,29 @@ import re
 import zipfile
 
 import requests
+from flask_babel import force_locale
+from sqlalchemy.orm import object_session
 
 from services.intake.applications.models import Application
+from services.intake.applications.words import CHECK_OUTCOMES, problem_sentence, reason_sentences
 from services.intake.privacy.erasure import dossier_files
+from services.intake.programme.models import Call
 from shared.config import Settings
 from shared.documents import DocumentStore
 from shared.web import ApiError
 
 ACCESS_LOG_TIMEOUT = 10.0
+# who changed the status, as the export names them: staff act for the programme office, and which member of
+# staff it was is a third party's personal data, not the applicant's (docs/security.md, "Personal data")
+STAFF_ACTOR = "programme office"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def application_record(application: Application) -> dict:
-    """Everything intake holds about the applicant, as plain JSON."""
+    """Everything intake holds about the applicant, as plain JSON (the check's problems with their words)."""
+    call = _call(application)
+    with force_locale(application.correspondence_language):
+        problems = [{**problem, "words": problem_sentence(problem, call)} for problem in application.problems or ()]
     return {
         "reference": application.reference, "status": application.status,
         "given_name": application.given_name, "family_name": application.family_name,
@@ -32,7 +42,7 @@ def application_record(application: Application) -> dict:
         "consent": {"at": application.consent_at.isoformat(), "notice_version": application.consent_version,
                     "notice_sha256": application.consent_sha256},
         "submitted_at": application.submitted_at.isoformat() if application.submitted_at else None,
-        "problems": application.problems,
+        "problems": problems,
         "documents": [{"kind": d.kind, "filename": d.filename, "media_type": d.media_type, "size": d.size,
                        "pages": d.pages, "sha256": d.sha256, "uploaded_at": d.uploaded_at.isoformat(),
                        "file": document_name(d.kind, d.filename)} for d in application.documents],
@@ -40,8 +50,22 @@ def application_record(application: Application) -> dict:
 
 
 def history_record(application: Application) -> list[dict]:
-    return [{"old": h.old, "new": h.new, "reason": h.reason, "by": h.actor, "at": h.at.isoformat()}
-            for h in application.history]
+    """The status history: each decision and its reason (an evaluation of the applicant is their data), in words
+    where intake has them (its check's) beside the code, and staff named by role, never by who they are."""
+    call = _call(application)
+    with force_locale(application.correspondence_language):
+        return [{"old": h.old, "new": h.new, "reason": h.reason,
+                 "reason_words": reason_sentences(application, call, h.reason) if h.new in CHECK_OUTCOMES else [],
+                 "by": actor_name(h.actor), "at": h.at.isoformat()} for h in application.history]
+
+
+def actor_name(actor: str) -> str:
+    """Who changed the status, for the applicant: themselves, intake's check, or the programme office."""
+    return STAFF_ACTOR if actor.startswith("review:") else actor
+
+
+def _call(application: Application) -> Call:
+    return object_session(application).get_one(Call, application.call_id)  # type: ignore[union-attr]
 
 
 def document_name(kind: str, filename: str) -> str:

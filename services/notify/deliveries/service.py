@@ -43,17 +43,20 @@ def retry_delay(attempts: int) -> int:
 def record_delivery(*, session: Session, event: dict, intake_url: str, now: datetime) -> None:
     """Create the pending delivery a status change calls for (a failed one when it has no template)."""
     data = event["data"]
+    record_email(session=session, event_id=event["id"], reference=data["reference"], kind=APPLICANT,
+                 template=data["new"], language=data["language"], recipient=data["email"], now=now,
+                 context=status_context(data, intake_url))
+
+
+def status_context(data: dict, intake_url: str) -> dict:
+    """What a status email says, from its `application.status_changed` event's data."""
     reference, language, link = data["reference"], data["language"], data.get("link")
     expires_at = data.get("link_expires_at")
     # the event's reason is a code (the check's, or a reviewer's internal one): the email says `reasons`, the
     # sentences intake wrote for the candidate. An event from before the portal has no link: the status page
-    record_email(session=session, event_id=event["id"], reference=reference, kind=APPLICANT,
-                 template=data["new"], language=language, recipient=data["email"], now=now,
-                 context={"name": data["name"], "reference": reference,
-                          "link": link or status_url(intake_url, reference),
-                          "expires_at": format_moment(expires_at, language) if link and expires_at else None,
-                          "reasons": data.get("reasons") or [],
-                          "department_names": data.get("department_names") or []})
+    return {"name": data["name"], "reference": reference, "link": link or status_url(intake_url, reference),
+            "expires_at": format_moment(expires_at, language) if link and expires_at else None,
+            "reasons": data.get("reasons") or [], "department_names": data.get("department_names") or []}
 
 
 def record_access_email(*, session: Session, event: dict, now: datetime) -> None:

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from services.intake.applications.models import Application
+from services.intake.applications.status import change_status
+from services.intake.applications.tasks import check_application
 from services.intake.privacy.notice import current_notice
 from services.notify.mailcatcher import free_port
 from services.review import create_app as create_review
@@ -114,3 +116,42 @@ def test_reviews_access_log_needs_the_privacy_key(review_server):
     assert client.get("/internal/v1/access-log/NIP27-AAAA-BBBB").status_code == 401
     sync = {"Authorization": f"Bearer {review_app.config['SETTINGS'].sync_api_key}"}
     assert client.get("/internal/v1/access-log/NIP27-AAAA-BBBB", headers=sync).status_code == 401
+
+
+def exported(client, reference, token) -> zipfile.ZipFile:
+    response = client.get(f"/api/v1/applications/{reference}/export", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return zipfile.ZipFile(io.BytesIO(response.data))
+
+
+def test_the_export_gives_a_decision_and_its_reason_but_not_who_among_staff_took_it(client, session, exporting,
+                                                                                      pdf, proof):
+    reference, token = submit(client, pdf, proof)
+    application = session.scalar(select(Application).where(Application.reference == reference))
+    for status in ("checking", "under_review"):
+        change_status(session=session, application=application, new=status, actor="worker")
+    change_status(session=session, application=application, new="rejected", actor="review:office.head@example.org",
+                  reason="limited_places")
+    session.commit()
+
+    archive = exported(client, reference, token)
+
+    *_, decision = json.loads(archive.read("history.json"))
+    assert (decision["new"], decision["reason"], decision["by"]) == ("rejected", "limited_places", "programme office")
+    assert decision["reason_words"] == []  # a reviewer's code: intake has no words for it, the code is the data
+    for name in ("history.json", "application.json"):
+        assert "office.head" not in archive.read(name).decode()
+
+
+def test_the_export_tells_the_checks_reasons_in_the_applicants_language(client, exporting, pdf, proof):
+    reference, token = submit(client, pdf, proof, correspondence_language="fr", date_of_birth="2010-01-01")
+    assert check_application.run(reference) == "ineligible"
+
+    archive = exported(client, reference, token)
+
+    *_, ineligible = json.loads(archive.read("history.json"))
+    assert (ineligible["new"], ineligible["reason"], ineligible["by"]) == ("ineligible", "too_young", "worker")
+    assert ineligible["reason_words"] == ["Les candidats doivent avoir au moins 21 ans le 31 janvier 2027."]
+    [problem] = json.loads(archive.read("application.json"))["problems"]
+    assert (problem["code"], problem["words"]) == ("too_young",
+                                                   "Les candidats doivent avoir au moins 21 ans le 31 janvier 2027.")
