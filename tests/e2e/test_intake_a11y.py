@@ -94,11 +94,64 @@ def test_pages_pass_axe_in_both_languages(intake_server, browser):
     assert_accessible(page)
 
 
+def test_before_you_start_passes_axe_in_both_languages(intake_server, browser):
+    page = browser.new_page()
+    for lang, heading, start in (("en", "Who can apply", "Start now"), ("fr", "Qui peut postuler", "Commencer")):
+        page.goto(f"{intake_server}/start?lang={lang}")
+        expect(page.get_by_role("heading", level=2, name=heading)).to_be_visible()
+        assert_accessible(page)
+    page.get_by_role("link", name="Commencer").click()
+    expect(page).to_have_url(re.compile(r"/apply\?lang=fr$"))
+
+
+def test_a_refused_form_says_error_in_its_title_and_focuses_the_summary(intake_server, browser):
+    page = browser.new_page()
+    for lang, title in (("en", "Error: Apply"), ("fr", "Erreur : Postuler")):
+        page.goto(f"{intake_server}/apply?lang={lang}")
+        page.evaluate("document.querySelector('form').noValidate = true")
+        page.locator("#given_name").fill("Lena")
+        page.locator("button[type=submit]:not([name])").click()
+        expect(page).to_have_title(re.compile("^" + re.escape(title)))
+        expect(page.locator(".error-summary")).to_be_focused()
+        assert page.locator("#given_name").input_value() == "Lena"
+        assert_accessible(page)
+
+
+def test_the_form_counts_words_and_warns_early_about_eligibility(intake_server, browser):
+    page = browser.new_page()
+    page.goto(f"{intake_server}/apply?lang=en")
+    page.locator("#motivation").fill("one two three")
+    expect(page.locator("#motivation-count")).to_have_text("3 words; between 50 and 700")
+    page.locator("#date_of_birth").fill("2015-06-01")
+    expect(page.locator("#date_of_birth-warning")).to_contain_text("at least 21 years old")
+    page.locator("#date_of_birth").fill("2001-06-01")
+    expect(page.locator("#date_of_birth-warning")).to_have_text("")
+    page.locator("#nationality").fill("Switzerland")
+    expect(page.locator("#nationality-warning")).to_contain_text("NATO member country")
+    page.locator("#nationality").fill("Norway")
+    expect(page.locator("#nationality-warning")).to_have_text("")
+    page.locator("#education\\.status").select_option("enrolled")
+    page.locator("#education\\.degree_level").select_option("bachelor")
+    page.locator("#education\\.year_of_study").fill("2")
+    expect(page.locator("#education\\.year_of_study-warning")).to_contain_text("at least 2 years of study")
+    page.locator("#education\\.degree_level").select_option("master")
+    expect(page.locator("#education\\.year_of_study-warning")).to_have_text("")
+    page.locator("#languages\\.en").select_option("B1")
+    expect(page.locator("#languages-warning")).to_contain_text("level B2")
+    page.locator("#languages\\.fr").select_option("C1")
+    expect(page.locator("#languages-warning")).to_have_text("")
+    french = browser.new_page()
+    french.goto(f"{intake_server}/apply?lang=fr")
+    french.locator("#motivation").fill("un")
+    expect(french.locator("#motivation-count")).to_have_text("1 mot ; entre 50 et 700")
+    assert_accessible(page)
+
+
 def test_form_is_completed_with_the_keyboard_alone(intake_server, browser):
     context = browser.new_context(locale="en-US")
     page = context.new_page()
     page.goto(f"{intake_server}/apply?lang=en")
-    tab_to(page, "given_name", limit=5)
+    tab_to(page, "given_name", limit=6)
     page.keyboard.type("Lena")
     for element_id, value in [("family_name", "Berg"), ("email", "lena@example.org"),
                               ("date_of_birth", "03022001"), ("nationality", "Norway")]:

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
-from flask_babel import force_locale, format_date, format_time, gettext as _, lazy_gettext as _l
+from flask_babel import force_locale, format_date, format_time, gettext as _, lazy_gettext as _l, to_user_timezone
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import labels
 from services.intake.access import pages as access_pages
+from services.intake.access.pages import HELD_FIELD_PREFIX
+from services.intake.access.service import HeldFile
 from services.intake.applications import service
-from services.intake.applications.eligibility import CEFR
+from services.intake.applications.eligibility import AFTER_BACHELOR, BACHELOR_YEARS, CEFR
 from services.intake.applications.schemas import ApplicationSchema
 from services.intake.applications.views import applicant_token_arg, parse_uploads
 from services.intake.db import db
@@ -116,12 +118,12 @@ def _field_errors(messages: dict) -> dict[str, str]:
     return errors
 
 
-def _document_errors(exc: ApiError) -> dict[str, str]:
+def _document_errors(call: Call, exc: ApiError) -> dict[str, str]:
+    """Each document's error, naming the document: two of them must not read the same."""
     errors = {}
     for kind in exc.fields:
-        code = exc.reasons.get(kind)
-        message = labels.DOCUMENT_REFUSALS.get(code, labels.DOCUMENT_REFUSED) if code else labels.DOCUMENT_MISSING
-        errors[kind] = str(message)
+        rule, code = call.document_rule(kind), exc.reasons.get(kind)
+        errors[kind] = labels.document_refused(rule, code) if code else labels.document_missing(rule)
     return errors
 
 
@@ -132,17 +134,41 @@ def _motivation_error(call) -> dict[str, str]:
     return {} if low <= words <= high else {"motivation": labels.motivation_length(low=low, high=high, words=words)}
 
 
-def _upload_errors(call, *, required: bool) -> dict[str, str]:
+def _judge_uploads(call: Call, uploads: list[service.Upload], *,
+                   required: bool) -> tuple[dict[str, str], list[service.Upload]]:
+    """Each document's error, and the uploads accepted (kept for the next try)."""
     try:
-        service.inspect_uploads(call=call, uploads=parse_uploads(), required=required)
+        service.inspect_uploads(call=call, uploads=uploads, required=required)
     except ApiError as exc:
-        return _document_errors(exc)
-    return {}
+        return _document_errors(call, exc), [upload for upload in uploads if upload.kind not in exc.fields]
+    return {}, uploads
 
 
-def _render_form(*, errors: dict[str, str], form_errors: list[str], draft=None):
+# the form's fields from top to bottom, so that the error summary reads in the same order; the call's documents
+# and the consent come after them
+FORM_ORDER = ("given_name", "family_name", "email", "date_of_birth", "nationality", "languages",
+              "education.institution", "education.degree_level", "education.field_of_study", "education.status",
+              "education.year_of_study", "education.graduation_date", "departments", "session",
+              "correspondence_language", "motivation")
+
+
+def _in_form_order(errors: dict[str, str], call: Call) -> dict[str, str]:
+    order = [*FORM_ORDER, *(rule["kind"] for rule in call.documents), "consent"]
+    rank = {name: position for position, name in enumerate(order)}
+    return dict(sorted(errors.items(), key=lambda item: rank.get(item[0], len(order))))
+
+
+def _eligible_countries(call: Call, lang: str) -> list[str]:
+    """The names, in `lang` and its order, of the countries whose nationals may apply to `call`."""
+    eligible = set(call.rules["nationalities"])
+    return [name for code, name in labels.countries(lang) if code in eligible]
+
+
+def _render_form(*, errors: dict[str, str], form_errors: list[str], draft=None,
+                 held: dict[str, HeldFile] | None = None):
     lang = current_language()
     call = open_call(session=db.session)
+    errors = _in_form_order(errors, call)
     values = request.form if request.method == "POST" or draft is None else draft.values
     nationality = values.get("nationality", "")
     if len(nationality) == 2:  # a code kept from the API's shape reads as the country's name
@@ -160,22 +186,32 @@ def _render_form(*, errors: dict[str, str], form_errors: list[str], draft=None):
                   "accept": ",".join(labels.EXTENSIONS.get(t, t) for t in d["types"])} for d in call.documents]
     return render_template("apply.html", call=call, errors=errors, form_errors=form_errors, values=values,
                            nationality=nationality, countries=labels.countries(lang), choices=choices,
-                           documents=documents, draft=draft)
+                           documents=documents, draft=draft, held=held or {}, held_prefix=HELD_FIELD_PREFIX,
+                           eligible_countries=_eligible_countries(call, lang),
+                           deadline_day=to_user_timezone(call.deadline).date().isoformat(),
+                           study_rule={"after_bachelor": sorted(AFTER_BACHELOR), "bachelor_years": BACHELOR_YEARS})
 
 
 @bp.route("/apply", methods=["GET", "POST"])
 def apply():
     errors: dict[str, str] = {}
     form_errors: list[str] = []
+    # the files judged acceptable when the form is refused anyway: kept, so they need not be attached again
+    accepted_uploads: list[service.Upload] = []
+    held: dict[str, HeldFile] = {}
     # drafts (intake-journey, services/intake/access/pages.py): a draft's link pre-fills the form; "Save draft" keeps it
     draft = access_pages.resumed_draft()
     if request.method == "POST":
         call = open_call(session=db.session)
+        saving_draft = request.form.get("action") == "save_draft"
+        uploads: list[service.Upload] = []
         try:
-            if request.form.get("action") == "save_draft":
-                return access_pages.save_draft_from_form(call=call, draft=draft)
-            payload = ApplicationSchema().load(_form_payload(request.form))
+            # read once: a file's stream is empty the second time
             uploads = parse_uploads()
+            uploads += access_pages.take_held_uploads(call=call, replaced={upload.kind for upload in uploads})
+            if saving_draft:
+                return access_pages.save_draft_from_form(call=call, draft=draft, uploads=uploads)
+            payload = ApplicationSchema().load(_form_payload(request.form))
             application, _created = service.submit_application(
                 session=db.session, call=call, payload=payload, uploads=uploads, idempotency_key=None,
                 store=DocumentStore.of(current_app.config["SETTINGS"]), draft=draft)
@@ -184,20 +220,31 @@ def apply():
             return redirect(url_for("pages.status", reference=application.reference, token=token,
                                     lang=current_language(), new=1))
         except ValidationError as exc:
-            # the documents are judged too, so that one round shows every mistake
             fields = _field_errors(exc.messages if isinstance(exc.messages, dict) else {})
-            errors = {**_motivation_error(call), **fields, **_upload_errors(call, required=draft is None)}
+            if saving_draft:
+                # a draft asks for its address alone; a file sent with it is judged as the draft judges it
+                document_errors, accepted_uploads = _judge_uploads(call, uploads, required=False)
+                errors = {**fields, **document_errors}
+            else:
+                # the documents are judged too, so that one round shows every mistake
+                document_errors, accepted_uploads = _judge_uploads(call, uploads, required=draft is None)
+                errors = {**_motivation_error(call), **fields, **document_errors}
         except ApiError as exc:
             if exc.code == "invalid_fields" and "motivation" in exc.fields:
-                errors = {**_motivation_error(call), **_upload_errors(call, required=draft is None)}
+                document_errors, accepted_uploads = _judge_uploads(call, uploads, required=draft is None)
+                errors = {**_motivation_error(call), **document_errors}
             else:
-                errors = _document_errors(exc) if exc.reasons or exc.code == "invalid_documents" else {}
+                errors = _document_errors(call, exc) if exc.reasons or exc.code == "invalid_documents" else {}
+                accepted_uploads = [upload for upload in uploads if upload.kind not in exc.fields] if errors else []
             if not errors:
                 form_errors = [str(labels.FORM_REFUSALS.get(exc.code, labels.FORM_REFUSAL_FALLBACK))]
         except IntegrityError:
             db.session.rollback()
             form_errors = [str(labels.FORM_REFUSALS["duplicate_application"])]
-    return _render_form(errors=errors, form_errors=form_errors, draft=draft), 422 if errors or form_errors else 200
+    if accepted_uploads:
+        held = access_pages.hold_uploads(call=open_call(session=db.session), uploads=accepted_uploads)
+    return _render_form(errors=errors, form_errors=form_errors, draft=draft, held=held), \
+        422 if errors or form_errors else 200
 
 
 @bp.get("/status/<reference>")
@@ -219,6 +266,18 @@ def status(reference: str):
     return html, 200, {"Cache-Control": "no-store"}
 
 
+@bp.get("/start")
+def start():
+    """Before you start: who can apply, what to have ready, how long it takes and what happens next."""
+    lang = current_language()
+    call = open_call(session=db.session)
+    documents = [{"label": labels.document_name(rule), "hint": labels.document_hint(rule), "required": rule["required"]}
+                 for rule in call.documents]
+    return render_template("start.html", call=call, documents=documents,
+                           nationalities=_eligible_countries(call, lang),
+                           sessions=[labels.label(labels.SESSIONS, code) for code in call.sessions])
+
+
 @bp.get("/")
 def index():
-    return redirect(url_for("pages.apply"))
+    return redirect(url_for("pages.start"))

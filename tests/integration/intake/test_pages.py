@@ -132,14 +132,14 @@ def test_missing_consent_and_document_are_explained(client):
     del form["academic_proof"]
     page = text(client.post("/apply", data=form, content_type="multipart/form-data"))
     assert error_beside(page, "consent") == "Tick the box to agree, or we cannot consider your application."
-    assert error_beside(page, "academic_proof") == "Attach this document."
+    assert error_beside(page, "academic_proof") == "Attach your proof of studies or degree."
 
 
 def test_a_refused_document_is_explained_in_french(client):
     form = filled_form(client, "fr")
     form["academic_proof"] = (io.BytesIO(b"not a pdf at all"), "proof.pdf")
     page = text(client.post("/apply", data=form, content_type="multipart/form-data"))
-    assert error_beside(page, "academic_proof") == "Ce type de fichier n’est pas accepté ici."
+    assert error_beside(page, "academic_proof") == "Attestation d’études ou diplôme : ce type de fichier n’est pas accepté ici."
     assert 'value="Lena"' in page
 
 
