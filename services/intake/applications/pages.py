@@ -1,11 +1,10 @@
 """The applicants' HTML pages: the form and the status page, in the visitor's language (services/intake/i18n.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
 from flask_babel import force_locale, format_date, format_time, gettext as _, lazy_gettext as _l, to_user_timezone
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from services.intake import labels
 from services.intake.access import pages as access_pages
@@ -14,13 +13,12 @@ from services.intake.access.service import HeldFile
 from services.intake.applications import service
 from services.intake.applications.eligibility import AFTER_BACHELOR, BACHELOR_YEARS, CEFR
 from services.intake.applications.schemas import ApplicationSchema
-from services.intake.applications.views import applicant_token_arg, parse_uploads
+from services.intake.applications.views import accept_submission, parse_uploads
 from services.intake.db import db
 from services.intake.privacy.views import erased_page
 from services.intake.i18n import LANGUAGES, current_language, language_name
 from services.intake.programme.models import Call
 from services.intake.programme.service import open_call
-from shared.documents import DocumentStore
 from shared.web import ApiError, error_response, wants_json
 
 bp = Blueprint("pages", __name__)
@@ -42,21 +40,18 @@ def status_label(code: str) -> str:
     return labels.label(labels.STATUSES, code)
 
 
-@bp.app_template_global()
-def problem_text(problem: dict, call: Call | None = None) -> str:
-    """What the status page says about a problem: with the call's figures, else its code's sentence, else the
-    checks' own (English) one."""
-    detail = labels.problem_detail(problem, call) if call is not None else None
-    if detail:
-        return detail
-    return labels.label(labels.PROBLEMS, problem["code"]) if problem.get("code") in labels.PROBLEMS \
-        else problem.get("message", "")
-
-
 def error_page(exc, message: str | None = None):
     """An HTTP error as a page in the visitor's language; werkzeug's own descriptions are English."""
     message = message or str(labels.ERROR_PAGES.get(exc.code, labels.ERROR_PAGE_FALLBACK))
     return render_template("error.html", message=message), exc.code or 500
+
+
+def api_error_page(exc: ApiError):
+    """A use case's refusal on a page: in words, in the visitor's language, never JSON."""
+    if exc.code == "erased":  # services/intake/privacy: the page says so, in the applicant's language
+        return erased_page(request.view_args.get("reference", "") if request.view_args else "")
+    message = labels.FORM_REFUSALS.get(exc.code) or labels.ERROR_PAGES.get(exc.status, labels.ERROR_PAGE_FALLBACK)
+    return render_template("error.html", message=str(message)), exc.status
 
 
 def init_csrf(app: Flask) -> None:
@@ -212,13 +207,10 @@ def apply():
             if saving_draft:
                 return access_pages.save_draft_from_form(call=call, draft=draft, uploads=uploads)
             payload = ApplicationSchema().load(_form_payload(request.form))
-            application, _created = service.submit_application(
-                session=db.session, call=call, payload=payload, uploads=uploads, idempotency_key=None,
-                store=DocumentStore.of(current_app.config["SETTINGS"]), draft=draft)
-            db.session.commit()
-            token = service.applicant_token(current_app.config["SETTINGS"].applicant_token_key, application.reference)
-            return redirect(url_for("pages.status", reference=application.reference, token=token,
-                                    lang=current_language(), new=1))
+            accepted = accept_submission(payload=payload, uploads=uploads, key=None, draft=draft)
+            # the same page for a first application and a duplicate: the way in is the emailed link
+            session["received"] = {"reference": accepted.reference, "email": payload["email"]}
+            return redirect(url_for("pages.received", lang=current_language()))
         except ValidationError as exc:
             fields = _field_errors(exc.messages if isinstance(exc.messages, dict) else {})
             if saving_draft:
@@ -238,32 +230,20 @@ def apply():
                 accepted_uploads = [upload for upload in uploads if upload.kind not in exc.fields] if errors else []
             if not errors:
                 form_errors = [str(labels.FORM_REFUSALS.get(exc.code, labels.FORM_REFUSAL_FALLBACK))]
-        except IntegrityError:
-            db.session.rollback()
-            form_errors = [str(labels.FORM_REFUSALS["duplicate_application"])]
     if accepted_uploads:
         held = access_pages.hold_uploads(call=open_call(session=db.session), uploads=accepted_uploads)
     return _render_form(errors=errors, form_errors=form_errors, draft=draft, held=held), \
         422 if errors or form_errors else 200
 
 
-@bp.get("/status/<reference>")
-def status(reference: str):
-    if not request.args.get("token"):
-        # the link in our emails carries no secret: ask for the key given at submission
-        return render_template("status_key.html", reference=reference)
-    try:
-        application = service.find_for_applicant(session=db.session, reference=reference,
-                                                 token=applicant_token_arg(request.args.get("token")),
-                                                 token_key=current_app.config["SETTINGS"].applicant_token_key)
-    except ApiError as exc:
-        if exc.code == "erased":  # services/intake/privacy: the page says so, in the applicant's language
-            return erased_page(reference)
-        raise
-    html = render_template("status.html", application=application, new=request.args.get("new") == "1",
-                           call=db.session.get(Call, application.call_id))
-    # the address holds the applicant's key: never kept by a shared browser's cache
-    return html, 200, {"Cache-Control": "no-store"}
+@bp.get("/apply/received")
+def received():
+    """After a submission: the reference, and the email that opens the application (a duplicate sees the same)."""
+    shown = session.get("received")
+    if not isinstance(shown, dict):
+        return redirect(url_for("pages.apply", lang=current_language()))
+    return render_template("received.html", reference=shown["reference"], email=shown["email"]), 200, \
+        {"Cache-Control": "no-store"}
 
 
 @bp.get("/start")

@@ -12,6 +12,7 @@ from services.intake import labels
 from services.intake.applications import service
 from services.intake.applications.models import Application
 from services.intake.applications.status import can_change
+from services.intake.applications.words import problem_sentence
 from services.intake.applications.views import parse_uploads
 from services.intake.db import db
 from services.intake.i18n import current_language
@@ -28,6 +29,8 @@ bp = Blueprint("portal", __name__, template_folder="templates")
 PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 bp.add_app_template_global(labels.document_name, "document_name")
 bp.add_app_template_global(labels.document_hint, "document_hint")
+# the sentences the emails say too (applications/words.py)
+bp.add_app_template_global(problem_sentence, "problem_sentence")
 
 
 @bp.app_template_global()

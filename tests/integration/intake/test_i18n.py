@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from services.intake.applications.pages import problem_text
+from services.intake.applications.words import problem_sentence as problem_text
 from tests.factories import application_payload, make_pdf, multipart
 
 

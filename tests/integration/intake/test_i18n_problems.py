@@ -3,7 +3,7 @@ import html
 
 from flask_babel import refresh
 
-from services.intake.applications.pages import problem_text
+from services.intake.applications.words import problem_sentence as problem_text
 from services.intake.applications.tasks import check_application
 from shared.documents import DocumentStore
 from tests.factories import application_payload, make_pdf, multipart
