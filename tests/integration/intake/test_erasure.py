@@ -1,5 +1,6 @@
 """Erasure in intake: the person goes (fields, documents, dossiers, events that named them), a tombstone and
-anonymous counts stay, consumers are told; by an admin through the privacy API or by the applicant by email."""
+anonymous counts stay, consumers are told; by an admin through the privacy API or by the applicant, from their
+portal session, by email."""
 from __future__ import annotations
 
 import json
@@ -9,9 +10,10 @@ from sqlalchemy import select
 
 from services.intake.applications.models import Application
 from services.intake.db import OUTBOX
+from services.intake.portal import links
 from services.intake.privacy.models import Tombstone
 from shared.documents import DocumentStore
-from tests.factories import application_payload, make_pdf, multipart
+from tests.factories import application_payload, link_path, make_pdf, multipart, open_portal
 
 
 def submit(client, cv: bytes, proof: bytes, **fields):
@@ -46,6 +48,10 @@ def test_admin_erasure_removes_the_person_and_keeps_a_tombstone(app, client, ses
     store.put_at(application.blind_dossier_key, b"%PDF blind dossier")
     session.commit()
     assert cv in stored_plaintexts(app, session)
+    # the applicant's browser is signed in to the portal, and an emailed link waits unopened
+    assert open_portal(client, reference, language="fr").status_code == 200
+    unopened, _expires = links.mint(session=session, reference=reference, language="en")
+    session.commit()
 
     response = client.post(f"/internal/v1/privacy/applications/{reference}/erase", headers=privacy_key(app),
                            json={"reason": "asked by letter"})
@@ -64,10 +70,15 @@ def test_admin_erasure_removes_the_person_and_keeps_a_tombstone(app, client, ses
     # the applicant's own link now says so
     status = client.get(f"/api/v1/applications/{reference}", headers={"Authorization": f"Bearer {token}"})
     assert status.status_code == 410 and status.get_json()["error"]["code"] == "erased"
-    page = client.get(f"/status/{reference}?token={token}&lang=fr")
+    page = client.get(f"/status/{reference}?lang=fr")
     assert page.status_code == 410 and "effacée" in page.get_data(as_text=True)
-    export = client.get(f"/privacy/export/{reference}?token={token}&lang=en")
+    export = client.get(f"/privacy/export/{reference}?lang=en")
     assert export.status_code == 410 and "erased" in export.get_data(as_text=True)
+    # the links of an erased application are gone with it: the unopened one opens nothing and names nobody
+    stranger = app.test_client()
+    refused = stranger.get(link_path(unopened))
+    assert refused.status_code == 404 and "Zofia" not in refused.get_data(as_text=True)
+    assert stranger.get(f"/status/{reference}").status_code == 401
 
 
 def test_erasing_twice_changes_nothing_and_publishes_once(app, client, session, pdf, proof):
@@ -117,10 +128,14 @@ def test_erasure_needs_a_reason_and_an_existing_reference(app, client, pdf, proo
 
 def test_applicant_erasure_is_confirmed_through_an_emailed_link(app, client, session, pdf, proof):
     reference, token = submit(client, pdf, proof, email="confirm.me@example.org")
-    page = client.get(f"/privacy/erase/{reference}?token={token}&lang=en")
+    # not from a key in the address: only a browser signed in to the application's portal may ask
+    assert client.get(f"/privacy/erase/{reference}?token={token}&lang=en").status_code == 401
+    open_portal(client, reference)
+    page = client.get(f"/privacy/erase/{reference}?lang=en")
     assert page.status_code == 200 and "confirmation link" in page.get_data(as_text=True)
+    assert token not in page.get_data(as_text=True)
 
-    asked = client.post(f"/privacy/erase/{reference}", data={"token": token, "csrf_token": csrf_of(page)})
+    asked = client.post(f"/privacy/erase/{reference}", data={"csrf_token": csrf_of(page)})
     assert asked.status_code == 200 and "Check your email" in asked.get_data(as_text=True)
     event = json.loads(session.scalars(select(OUTBOX.c.body).where(
         OUTBOX.c.event_type == "application.access_requested")).all()[-1])[0]
