@@ -22,7 +22,7 @@ from services.review.audit.service import record
 from services.review.db import db as review_db
 from shared.documents import DocumentStore
 from shared.migrate import upgrade
-from tests.factories import application_payload, make_pdf, multipart
+from tests.factories import application_payload, make_pdf, multipart, open_portal
 
 
 @pytest.fixture
@@ -89,10 +89,12 @@ def test_the_applicant_downloads_everything_held_about_them(app, client, session
 
 def test_the_status_page_offers_the_download_and_erasure(app, client, exporting, pdf, proof):
     reference, token = submit(client, pdf, proof)
-    page = client.get(f"/status/{reference}?token={token}&lang=en").get_data(as_text=True)
-    assert f"/privacy/export/{reference}?token={token}" in page and f"/privacy/erase/{reference}" in page
-    download = client.get(f"/privacy/export/{reference}?token={token}")
+    page = open_portal(client, reference).get_data(as_text=True)
+    assert f"/privacy/export/{reference}" in page and f"/privacy/erase/{reference}" in page
+    assert token not in page and "token=" not in page  # the links carry no key: the session opens them
+    download = client.get(f"/privacy/export/{reference}")
     assert download.status_code == 200 and "application.json" in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+    assert app.test_client().get(f"/privacy/export/{reference}?token={token}").status_code == 401
 
 
 def test_no_export_without_the_applicants_token(client, pdf, proof):
