@@ -39,8 +39,10 @@ def reference_signed_in() -> str | None:
 
 def holds(application: Application) -> bool:
     """Whether this browser's session opens `application` (and keep it alive if so)."""
-    held = session.get(KEY)
-    if reference_signed_in() != application.reference or held.get("version") != application.token_version:
+    if reference_signed_in() != application.reference:
+        return False
+    held = session[KEY]
+    if held.get("version") != application.token_version:
         return False
     held["seen"] = int(time.time())
     session.modified = True
