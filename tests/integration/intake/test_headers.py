@@ -3,15 +3,17 @@ import re
 
 import pytest
 
-from tests.factories import application_payload, make_pdf, multipart
+from tests.factories import application_payload, make_pdf, multipart, open_portal
 
 PAGES = ["/apply", "/apply?lang=fr", "/status/NIP27-AAAA-BBBB", "/no-such-page"]
 
 
-def status_url(client) -> str:
+def signed_in_status_url(client) -> str:
+    """The status page of a new application, with `client` signed in to it as its emailed link does."""
     data = multipart(application_payload(), cv=make_pdf("CV"), academic_proof=make_pdf("Proof"))
     body = client.post("/api/v1/applications", data=data, content_type="multipart/form-data").get_json()
-    return f"/status/{body['reference']}?token={body['token']}"
+    open_portal(client, body["reference"])
+    return f"/status/{body['reference']}?lang=en"
 
 
 def assert_protected(response) -> None:
@@ -22,7 +24,7 @@ def assert_protected(response) -> None:
     assert policy["script-src"] == "'self'" and policy["default-src"] == "'self'"
     assert "unsafe-inline" not in header
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    # the status page's address is the applicant's key: no page may pass it on
+    # an address may hold an emailed link's secret (/access/...): no page may pass it on
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
@@ -39,8 +41,8 @@ def test_html_pages_send_the_security_headers(client, path):
 
 
 def test_status_page_sends_them_and_is_never_cached(client):
-    response = client.get(status_url(client) + "&lang=fr")
-    assert response.status_code == 200
+    response = client.get(signed_in_status_url(client).replace("lang=en", "lang=fr"))
+    assert response.status_code == 200 and '<html lang="fr">' in response.get_data(as_text=True)
     assert_protected(response)
     assert_no_inline_code(response.get_data(as_text=True))
     assert response.headers["Cache-Control"] == "no-store"
