@@ -5,7 +5,7 @@ import io
 import pytest
 
 from services.intake.applications.words import problem_sentence as problem_text
-from tests.factories import application_payload, make_pdf, multipart
+from tests.factories import application_payload, make_pdf, multipart, open_portal
 
 
 def title(client, path: str, **kwargs) -> str:
@@ -42,11 +42,12 @@ def test_language_switch_links_to_the_same_page_in_the_other_language(client):
 def test_status_names_and_dates_on_the_status_page_follow_the_language(client):
     data = multipart(application_payload(), cv=make_pdf("CV"), academic_proof=make_pdf("Proof"))
     body = client.post("/api/v1/applications", data=data, content_type="multipart/form-data").get_json()
-    url = f"/status/{body['reference']}?token={body['token']}"
-    french = html.unescape(client.get(url + "&lang=fr").get_data(as_text=True))
-    english = html.unescape(client.get(url + "&lang=en").get_data(as_text=True))
-    assert "Suivi de candidature" in french and '<dd class="status">reçue</dd>' in french
-    assert "Application status" in english and '<dd class="status">received</dd>' in english
+    open_portal(client, body["reference"])
+    url = f"/status/{body['reference']}"
+    french = html.unescape(client.get(url + "?lang=fr").get_data(as_text=True))
+    english = html.unescape(client.get(url + "?lang=en").get_data(as_text=True))
+    assert "<h1>Votre candidature</h1>" in french and '<dd class="status">reçue</dd>' in french
+    assert "<h1>Your application</h1>" in english and '<dd class="status">received</dd>' in english
     assert "(heure de Bruxelles)" in french and "(Brussels time)" in english
 
 
