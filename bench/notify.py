@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from common import (Row, compose_service, concurrency_of, free_port, log, postgres_databases, stop_cleanly_on_sigterm,
@@ -82,14 +83,19 @@ def smtp_server(port: int):
 
 def status_changes(count: int, tag: str) -> list[dict]:
     """`count` status changes of distinct applicants, in both languages and several templates, each with the
-    applicant's one to three departments, as intake sends them (notify keeps them for staff's scope)."""
+    applicant's one to three departments, as intake sends them (notify keeps them for staff's scope), their names,
+    and the single-use link to the portal with its expiry (which notify writes in Brussels time)."""
     statuses = ("submitted", "under_review", "shortlisted", "reserve", "rejected")
     departments = ("polsci", "comms", "finance", "it", "hr")
+    expires_at = datetime.now(timezone.utc) + timedelta(hours=48)
     return [make_event("application.status_changed", {
         "reference": f"NIP27-{tag}{serial:05d}", "old": "checking", "new": statuses[serial % len(statuses)],
         "reason": None, "email": f"bench.{tag}.{serial}@example.org", "name": f"Applicant {serial}",
         "language": ("en", "fr")[serial % 2],
-        "departments": [departments[(serial + n) % 5] for n in range(1 + serial % 3)]},
+        "departments": [departments[(serial + n) % 5] for n in range(1 + serial % 3)],
+        "department_names": [f"Department {departments[(serial + n) % 5]}" for n in range(1 + serial % 3)],
+        "link": f"http://127.0.0.1:5001/access/{serial:043d}?lang={('en', 'fr')[serial % 2]}",
+        "link_expires_at": expires_at},
         producer="intake") for serial in range(count)]
 
 
