@@ -6,7 +6,7 @@ from flask_babel import refresh
 from services.intake.applications.words import problem_sentence as problem_text
 from services.intake.applications.tasks import check_application
 from shared.documents import DocumentStore
-from tests.factories import application_payload, make_pdf, multipart
+from tests.factories import application_payload, make_pdf, multipart, open_portal
 
 
 def submit(client, proof: bytes, **overrides) -> dict:
@@ -15,14 +15,17 @@ def submit(client, proof: bytes, **overrides) -> dict:
 
 
 def problems_on_status_page(client, body: dict, lang: str) -> list[str]:
-    page = html.unescape(client.get(f"/status/{body['reference']}?token={body['token']}&lang={lang}")
-                         .get_data(as_text=True))
-    return page.split("<h2>")[1].split("</ul>")[0].split("<li>")[1:]
+    """The problems listed on the application's page, opened as its emailed link in `lang` opens it."""
+    response = open_portal(client, body["reference"], language=lang)
+    assert response.status_code == 200
+    page = html.unescape(response.get_data(as_text=True))
+    return page.split('<ul class="problems">')[1].split("</ul>")[0].split("<li>")[1:]
 
 
 def test_ineligibility_names_the_age_years_and_level_in_both_languages(client):
     body = submit(client, make_pdf("Proof"), date_of_birth="2010-01-01", languages={"en": "B1"},
-                  education={**application_payload()["education"], "year_of_study": 2})
+                  # in the second year of a bachelor's: one year completed (a master's student has three more)
+                  education={**application_payload()["education"], "degree_level": "bachelor", "year_of_study": 2})
     assert check_application.run(body["reference"]) == "ineligible"
     english = " ".join(problems_on_status_page(client, body, "en"))
     french = " ".join(problems_on_status_page(client, body, "fr"))
