@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from services.intake.applications.models import Application
-from tests.factories import MOTIVATION, application_payload, make_docx, make_pdf, multipart
+from tests.factories import MOTIVATION, application_payload, make_docx, make_pdf, multipart, open_portal
 
 
 def submit(client, **overrides):
@@ -143,18 +143,24 @@ def test_a_refused_document_is_explained_in_french(client):
     assert 'value="Lena"' in page
 
 
-def test_status_page_in_french_keeps_the_key_when_switching_language(client):
+def test_status_page_in_french_keeps_the_session_when_switching_language(client):
     body = submit(client)
-    page = text(client.get(f"/status/{body['reference']}?token={body['token']}&lang=fr"))
-    assert '<dd class="status">reçue</dd>' in page and f"token={body['token']}" in page
-    assert "heure de Bruxelles" in page
+    page = text(open_portal(client, body["reference"], language="fr"))
+    assert '<dd class="status">reçue</dd>' in page and "heure de Bruxelles" in page
+    # the switch to English is the same page, with no key in its address: the session opens it
+    switch = re.search(r'<a class="lang" href="([^"]+)"', page).group(1)
+    assert switch == f"/status/{body['reference']}?lang=en"
+    english = text(client.get(switch))
+    assert '<dd class="status">received</dd>' in english and "Brussels time" in english
 
 
-def test_status_page_without_key_asks_for_it(client):
+def test_status_page_without_a_session_asks_for_the_emailed_link(client):
     body = submit(client)
-    page = client.get(f"/status/{body['reference']}").get_data(as_text=True)
-    assert 'name="token"' in page and 'class="status"' not in page
-    assert client.get(f"/status/{body['reference']}?token=wrong").status_code == 404
+    for query in ("", "?token=wrong", f"?token={body['token']}"):  # a key in the address opens nothing
+        response = client.get(f"/status/{body['reference']}{query}")
+        page = text(response)
+        assert response.status_code == 401 and 'class="status"' not in page and "Ana" not in page
+        assert "follow the link in the latest email" in page and "/find" in page
 
 
 def test_error_summary_links_to_each_field_in_error(client):
