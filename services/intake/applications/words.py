@@ -36,9 +36,10 @@ def problem_sentence(problem: dict, call: Call | None = None) -> str:
 
 
 def department_names(call: Call, codes: list[str], language: str) -> list[str]:
-    """The departments' names in `language` (English where the call has none), in the order of `codes`."""
+    """The departments' names in `language` (English where the call has none), in the order of `codes`; a code
+    the call no longer lists is left out rather than shown to the candidate."""
     names = {d["code"]: d["name"].get(language) or d["name"]["en"] for d in call.departments}
-    return [names.get(code, code) for code in codes]
+    return [names[code] for code in codes if code in names]
 
 
 def reason_sentences(application: Application, call: Call, reason: str | None) -> list[str]:
