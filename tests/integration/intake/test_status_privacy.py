@@ -4,9 +4,11 @@ import io
 import pytest
 
 from services.intake.applications.tasks import check_application, handle_event
+from services.intake.db import db
+from services.intake.portal import links
 from shared.events import make_event
 from shared.documents import DocumentStore
-from tests.factories import application_payload, make_pdf, multipart
+from tests.factories import application_payload, link_path, make_pdf, multipart, open_portal
 
 INTERNAL_REASON = "internal_x"
 
@@ -41,12 +43,13 @@ def test_status_api_hides_the_reviewers_reason_code(client, pdf, proof, decision
 
 
 def test_status_page_hides_the_reviewers_reason_code(client, pdf, proof):
-    reference, token = submit(client, pdf, proof)
+    reference, _token = submit(client, pdf, proof)
     check_application.run(reference)
     release(reference, "rejected", "insufficient_motivation")
 
+    open_portal(client, reference)
     for lang in ("en", "fr"):
-        page = client.get(f"/status/{reference}?token={token}&lang={lang}")
+        page = client.get(f"/status/{reference}?lang={lang}")
         assert page.status_code == 200
         html = page.get_data(as_text=True)
         assert "insufficient_motivation" not in html
@@ -82,11 +85,16 @@ def test_completeness_problems_and_own_actions_stay_visible(client, settings, pd
     assert reasons[-2:] == ["document_unavailable", "documents added"]
 
 
-def test_status_page_keeps_its_key_out_of_referrers_and_caches(client, pdf, proof):
-    reference, token = submit(client, pdf, proof)
+def test_status_page_keeps_its_link_out_of_referrers_and_caches(client, pdf, proof):
+    reference, _token = submit(client, pdf, proof)
+    link, _expires = links.mint(session=db.session, reference=reference, language="en")
+    db.session.commit()
 
-    response = client.get(f"/status/{reference}?token={token}")
+    # the emailed link's address holds its secret: it is never passed on, and the page it leads to is not kept
+    opened = client.get(link_path(link))
+    assert opened.status_code == 303 and opened.headers["Referrer-Policy"] == "no-referrer"
+    response = client.get(opened.headers["Location"])
 
-    assert response.status_code == 200
+    assert response.status_code == 200 and reference in response.get_data(as_text=True)
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert response.headers["Cache-Control"] == "no-store"
