@@ -1,4 +1,6 @@
 import io
+import json
+import re
 
 from sqlalchemy import func, select
 
@@ -106,11 +108,30 @@ def test_idempotent_replay_returns_the_same_application(client, session, pdf, pr
     assert other.status_code == 409 and other.get_json()["error"]["code"] == "idempotency_key_reused"
 
 
-def test_same_person_cannot_apply_twice(client, pdf, proof):
-    assert submit(client, multipart(cv=pdf, academic_proof=proof)).status_code == 201
-    again = submit(client, multipart(application_payload(email="Ana.Popescu@Example.org"), cv=pdf,
-                                     academic_proof=proof))
-    assert again.status_code == 409 and again.get_json()["error"]["code"] == "duplicate_application"
-    same_name = submit(client, multipart(application_payload(email="other@example.org"), cv=pdf,
-                                         academic_proof=proof))
-    assert same_name.status_code == 409
+def test_same_person_cannot_apply_twice(client, session, pdf, proof):
+    """A second application by the same person stores nothing, and its answer looks like a first one (no one
+    learns from it whether someone applied): the owner of the application is emailed a link to it instead."""
+    first = submit(client, multipart(cv=pdf, academic_proof=proof))
+    assert first.status_code == 201
+    owner = first.get_json()
+    answers = [submit(client, multipart(application_payload(email="Ana.Popescu@Example.org"), cv=pdf,
+                                        academic_proof=proof)),
+               # the same name and date of birth from another address
+               submit(client, multipart(application_payload(email="other@example.org"), cv=pdf,
+                                        academic_proof=proof))]
+    for again in answers:
+        body = again.get_json()
+        assert again.status_code == 201 and set(body) == set(owner) and body["status"] == "submitted"
+        assert again.headers["Idempotent-Replayed"] == first.headers["Idempotent-Replayed"] == "false"
+        assert re.fullmatch(r"NIP27-[A-Z0-9]{4}-[A-Z0-9]{4}", body["reference"]) and len(body["token"]) == 64
+        assert body["reference"] != owner["reference"] and body["token"] != owner["token"]
+        assert body["status_url"].endswith(f"/api/v1/applications/{body['reference']}")
+    assert session.scalar(select(func.count()).select_from(Application)) == 1
+    assert not [row for row in outbox_rows(session) for again in answers
+                if again.get_json()["reference"] in row.body]
+
+    told = [json.loads(row.body)[0]["data"] for row in outbox_rows(session)
+            if row.event_type == "application.access_requested"]
+    assert [(e["reference"], e["email"], e["purpose"]) for e in told] == \
+        [(owner["reference"], "ana.popescu@example.org", "duplicate")] * 2
+    assert all("/access/" in e["link"] for e in told)
