@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, abort, current_app, make_response, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, make_response, render_template, request
 from marshmallow import ValidationError
 
 from services.intake import limits
-from services.intake.access import links, service
+from services.intake.access import service
 from services.intake.access.models import Draft
 from services.intake.access.schemas import AccessLinkRequestSchema
 from services.intake.applications.service import Upload
 from services.intake.db import db
 from services.intake.i18n import LANGUAGES, current_language
-from services.intake.portal.service import email_link
+from services.intake.portal import sessions
+from services.intake.portal.service import email_draft_link, email_link
 from services.intake.programme.models import Call
 from shared.documents import DocumentStore
 
@@ -21,8 +22,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("access", __name__)
 # the form's hidden fields that point to the files a refused form kept (service.hold_uploads)
 HELD_FIELD_PREFIX = service.HELD_FIELD_PREFIX
-# itsdangerous' tokens for a reference are about 70 characters; anything far longer is not one of ours
-MAX_LINK_LENGTH = 300
 
 
 def _settings():
@@ -70,45 +69,15 @@ def find():
     return render_template("access/find.html", errors=errors, email=email), 422 if errors else 200
 
 
-def _link_problem(problem: str, status: int):
-    return make_response(render_template("access/link_problem.html", problem=problem), status)
-
-
-def _verified(signed: str, *, purpose: str, hours: int) -> str:
-    """The reference behind a link, or the page that says why the link cannot be used."""
-    if len(signed) > MAX_LINK_LENGTH:
-        abort(_link_problem("invalid", 404))
-    try:
-        return links.verify(token_key=_settings().applicant_token_key, purpose=purpose, signed=signed, hours=hours)
-    except links.LinkExpired:
-        abort(_link_problem(f"{purpose}_expired", 410))
-    except links.LinkInvalid:
-        abort(_link_problem("invalid", 404))
-
-
 def resumed_draft() -> Draft | None:
-    """The draft the form resumes (`draft` in the link or the form's hidden field), or None."""
-    signed = request.values.get("draft")
-    if not signed:
+    """The draft this browser edits (its emailed link started a draft session), or None."""
+    reference = sessions.draft_reference()
+    if reference is None:
         return None
-    reference = _verified(signed, purpose="draft", hours=_settings().draft_retention_days * 24)
     draft = service.find_draft(session=db.session, reference=reference)
     if draft is None:  # submitted since, or purged
-        abort(_link_problem("draft_gone", 410))
+        sessions.end_draft()
     return draft
-
-
-def _email_draft_link(draft: Draft, language: str) -> None:
-    """Queue the link back to `draft`, unless its address has had its share of access-link emails."""
-    if not limits.may_email(draft.email):
-        return
-    settings = _settings()
-    signed = links.sign(token_key=settings.applicant_token_key, purpose="draft", reference=draft.reference)
-    name = " ".join(draft.values.get(k, "").strip() for k in ("given_name", "family_name")).strip()
-    service.publish_access_link(
-        session=db.session, reference=draft.reference, email=draft.email, name=name, language=language,
-        link=f"{settings.intake_url}{url_for('pages.apply', draft=signed, lang=language)}",
-        expires_at=links.expires_at(settings.draft_retention_days * 24), purpose="draft")
 
 
 def save_draft_from_form(*, call: Call, draft: Draft | None, uploads: list[Upload]):
@@ -118,8 +87,10 @@ def save_draft_from_form(*, call: Call, draft: Draft | None, uploads: list[Uploa
     language = typed if typed in LANGUAGES else current_language()
     draft = service.save_draft(session=db.session, call=call, draft=draft, values=service.draft_values(request.form),
                                uploads=uploads, store=DocumentStore.of(settings), language=language)
-    _email_draft_link(draft, language)
+    email_draft_link(session=db.session, draft=draft, language=language)
     db.session.commit()
+    # this browser goes on with the same draft if it saves again
+    sessions.start_draft(draft.reference)
     log.info("draft saved", extra={"reference": draft.reference})
     return render_template("access/draft_saved.html", draft=draft, days=settings.draft_retention_days)
 

@@ -8,6 +8,7 @@ from marshmallow import ValidationError
 
 from services.intake import labels
 from services.intake.access import pages as access_pages
+from services.intake.portal import sessions
 from services.intake.access.pages import HELD_FIELD_PREFIX
 from services.intake.access.service import HeldFile
 from services.intake.applications import service
@@ -210,6 +211,7 @@ def apply():
             accepted = accept_submission(payload=payload, uploads=uploads, key=None, draft=draft)
             # the same page for a first application and a duplicate: the way in is the emailed link
             session["received"] = {"reference": accepted.reference, "email": payload["email"]}
+            sessions.end_draft()
             return redirect(url_for("pages.received", lang=current_language()))
         except ValidationError as exc:
             fields = _field_errors(exc.messages if isinstance(exc.messages, dict) else {})

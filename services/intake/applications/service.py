@@ -15,6 +15,7 @@ from services.intake.applications.models import Application, Document
 from services.intake.applications.status import can_change, change_status
 from services.intake.db import OUTBOX
 from services.intake.documents.inspect import INSPECTOR, DocumentRejected, Inspected, inspect_document
+from services.intake.portal.links import forget as forget_links
 from services.intake.programme.models import Call
 from services.intake.privacy.erasure import find_tombstone
 from services.intake.privacy.notice import current_notice
@@ -168,6 +169,9 @@ def submit_application(*, session: Session, call: Call, payload: dict, uploads: 
     active = next((row.id for row in matches if row.status != "withdrawn"), None)
     if active is not None:
         raise DuplicateApplication(session.get_one(Application, active))
+    if draft is not None:
+        # the draft's links were sent to the address it had: from now on only the application's emails open it
+        forget_links(session=session, reference=draft.reference)
     now = utcnow()
     consent = current_notice(payload["correspondence_language"])
     application = Application(

@@ -9,6 +9,7 @@ import logging
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 
 from services.intake import labels
+from services.intake.access.service import find_draft
 from services.intake.applications import service
 from services.intake.applications.models import Application
 from services.intake.applications.status import can_change
@@ -17,7 +18,7 @@ from services.intake.applications.views import parse_uploads
 from services.intake.db import db
 from services.intake.i18n import current_language
 from services.intake.portal import links, sessions
-from services.intake.portal.service import email_link
+from services.intake.portal.service import email_draft_link, email_link
 from services.intake.privacy.erasure import find_tombstone
 from services.intake.privacy.views import erased_page
 from services.intake.programme.models import Call
@@ -52,9 +53,16 @@ def open_link(secret: str):
         return _page("portal/link_refused.html", 410 if refused.reference else 404, problem=refused.problem,
                      secret=secret if refused.reference else None)
     application = service.find_application(session=db.session, reference=reference)
-    if application is None:  # erased since the link was sent
+    if application is None:
         db.session.commit()
-        return _erased(reference)
+        if find_draft(session=db.session, reference=reference) is not None:
+            # a draft's link: the form, filled in, in this browser
+            sessions.start_draft(reference)
+            return redirect(url_for("pages.apply", lang=current_language()), 303)
+        if find_tombstone(session=db.session, reference=reference) is not None:
+            return _erased(reference)
+        # a draft deleted after being left too long
+        return _page("portal/link_refused.html", 410, problem="draft_gone", secret=None)
     sessions.start(application)
     db.session.commit()
     log.info("portal opened by link", extra={"reference": reference})
@@ -66,9 +74,12 @@ def fresh_link():
     """A used or expired link asks for a new one, emailed to the address the application was sent from."""
     reference = links.reference_of(session=db.session, secret=request.form.get("secret", ""))
     application = service.find_application(session=db.session, reference=reference) if reference else None
+    draft = find_draft(session=db.session, reference=reference) if reference and application is None else None
     if application is not None:
         email_link(session=db.session, application=application)
-        db.session.commit()
+    elif draft is not None:
+        email_draft_link(session=db.session, draft=draft, language=current_language())
+    db.session.commit()
     # the same answer whatever the link was: it says nothing about the address
     return _page("portal/fresh_link_sent.html")
 

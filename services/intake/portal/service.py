@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from services.intake import limits
 from services.intake.access.service import publish_access_link
+from services.intake.access.models import Draft
 from services.intake.applications.models import Application
 from services.intake.portal import links
 
@@ -26,4 +27,17 @@ def email_link(*, session: Session, application: Application, purpose: str = "st
                         name=application.full_name, language=language, link=link, expires_at=expires_at,
                         purpose=purpose)
     log.info("portal link emailed", extra={"reference": application.reference, "purpose": purpose})
+    return True
+
+
+def email_draft_link(*, session: Session, draft: Draft, language: str) -> bool:
+    """Email the draft's address a single-use link back to the form, filled in; whether it went (the recipient
+    limit as for `email_link`)."""
+    if not limits.may_email(draft.email):
+        log.info("draft link not emailed: recipient limit", extra={"reference": draft.reference})
+        return False
+    link, expires_at = links.mint(session=session, reference=draft.reference, language=language)
+    name = " ".join(draft.values.get(k, "").strip() for k in ("given_name", "family_name")).strip()
+    publish_access_link(session=session, reference=draft.reference, email=draft.email, name=name, language=language,
+                        link=link, expires_at=expires_at, purpose="draft")
     return True

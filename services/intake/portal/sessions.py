@@ -13,6 +13,8 @@ from flask import current_app, session
 from services.intake.applications.models import Application
 
 KEY = "applicant"
+# a draft's link opens the form with the draft in this browser alone; the form's address holds no secret either
+DRAFT_KEY = "draft"
 
 
 def start(application: Application) -> None:
@@ -51,3 +53,24 @@ def holds(application: Application) -> bool:
 
 def end() -> None:
     session.pop(KEY, None)
+
+
+def start_draft(reference: str) -> None:
+    """This browser now edits the draft `reference` (and holds no application's session)."""
+    session.pop(KEY, None)
+    session[DRAFT_KEY] = {"reference": reference, "started": int(time.time())}
+
+
+def draft_reference() -> str | None:
+    """The draft this browser edits, unless its session is older than the applicant sessions' absolute limit."""
+    held = session.get(DRAFT_KEY)
+    if not isinstance(held, dict):
+        return None
+    if int(time.time()) - int(held.get("started", 0)) > current_app.config["SETTINGS"].applicant_session_hours * 3600:
+        end_draft()
+        return None
+    return str(held.get("reference"))
+
+
+def end_draft() -> None:
+    session.pop(DRAFT_KEY, None)
