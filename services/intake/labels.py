@@ -76,10 +76,6 @@ DOCUMENT_MISSING = _l("Attach this document.")
 DOCUMENTS_MISSING = {"cv": _l("Attach your curriculum vitae."),
                      "academic_proof": _l("Attach your proof of studies or degree."),
                      "language_certificate": _l("Attach your language certificate.")}
-# the form's error for a required document not attached, by the call's document kind
-DOCUMENTS_MISSING = {"cv": _l("Attach your curriculum vitae."),
-                     "academic_proof": _l("Attach your proof of studies or degree."),
-                     "language_certificate": _l("Attach your language certificate.")}
 NO_DOCUMENT_CHOSEN = _l("Choose at least one file to send.")
 DOCUMENT_REFUSED = _l("This file cannot be accepted; save or export it again as a plain document.")
 
@@ -151,24 +147,6 @@ def document_hint(rule: dict) -> str:
 def document_name(rule: dict) -> str:
     """A call's document in the page's language, or the call's own label for a kind with no words here."""
     return label(DOCUMENTS, rule["kind"]) if rule["kind"] in DOCUMENTS else rule["label"]
-
-
-def document_missing(rule: dict | None) -> str:
-    """The form's error for a required document left out, naming it."""
-    if rule is None:
-        return str(DOCUMENT_MISSING)
-    if rule["kind"] in DOCUMENTS_MISSING:
-        return str(DOCUMENTS_MISSING[rule["kind"]])
-    return _("Attach this document: %(document)s.", document=document_name(rule))
-
-
-def document_refused(rule: dict | None, reason: str | None) -> str:
-    """The form's error for a refused file, naming its document ("Curriculum vitae: the file is empty.")."""
-    problem = str(DOCUMENT_REFUSALS.get(reason, DOCUMENT_REFUSED) if reason else DOCUMENT_REFUSED)
-    if rule is None:
-        return problem
-    # the sentence goes on after the document's name
-    return _("%(document)s: %(problem)s", document=document_name(rule), problem=problem[:1].lower() + problem[1:])
 
 
 def document_missing(rule: dict | None) -> str:
