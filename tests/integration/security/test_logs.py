@@ -1,7 +1,7 @@
 """No log line carries a token or a password: attacks on the logs of the real apps and of the real servers.
 
-Real requests with an applicant's token in the query, staff bearer tokens in headers and passwords in bodies go
-through intake, review and notify (in process, under Werkzeug's server as `serve` runs it, and under gunicorn
+Real requests with an emailed link's secret in the path (`/access/<secret>`), an applicant's token in the query and in
+headers, staff bearer tokens in headers and passwords in bodies go through intake, review and notify (in process, under Werkzeug's server as `serve` runs it, and under gunicorn
 with the exact command lines of the Dockerfile, the Procfile and docker-compose); then every line written is
 searched for the secrets.
 """
@@ -25,9 +25,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, select
 from werkzeug.serving import make_server
 
 from services.intake import create_app as create_intake
+from services.intake.db import OUTBOX
 from services.intake.db import db as intake_db
 from services.intake.programme.service import seed_call
 from services.notify.mailcatcher import free_port
@@ -37,7 +39,7 @@ from services.review.db import db as review_db
 from shared.logging import REDACTED
 from tests.conftest import migrated_database, rolled_back
 from tests.e2e.stack import compose_services, interpolate, procfile
-from tests.factories import MOTIVATION, application_payload, make_pdf, multipart
+from tests.factories import MOTIVATION, application_payload, link_path, make_pdf, multipart
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -105,26 +107,53 @@ def review(settings, review_url):
         yield app
 
 
-def applicant_requests(client) -> list[str]:
-    """An applicant's visit: submit, read the status with the token in the query and in a header, withdraw."""
+def emailed_link(rows, reference: str) -> str:
+    """The path of the latest portal link intake asked notify to email about `reference`, from outbox bodies."""
+    events = [args[0] for args in map(json.loads, rows)
+              if isinstance(args, list) and args and isinstance(args[0], dict) and "data" in args[0]]
+    links = [event["data"]["link"] for event in events
+             if event["data"].get("reference") == reference and "link" in event["data"]]
+    assert links, f"no emailed link for {reference}"
+    return link_path(links[-1])
+
+
+def secret_of(path: str) -> str:
+    return path.split("/access/", 1)[1].split("?", 1)[0]
+
+
+def intake_emailed_link(reference: str) -> str:
+    return emailed_link(intake_db.session.scalars(select(OUTBOX.c.body).order_by(OUTBOX.c.id)), reference)
+
+
+def applicant_requests(client, stranger) -> list[str]:
+    """An applicant's visit: submit, open the emailed link (then again, used, and tampered), the status page, the
+    status page with the token in the query, the API with it in a header, withdraw."""
     body = client.post("/api/v1/applications", data=multipart(cv=make_pdf("CV"), academic_proof=make_pdf("Proof")),
                        content_type="multipart/form-data").get_json()
     reference, token = body["reference"], body["token"]
-    assert client.get(f"/status/{reference}?token={token}&lang=fr").status_code == 200
-    assert client.get(f"/status/{reference}", query_string={"token": token + "x"}).status_code == 404
-    assert client.get(f"/status/{reference}", query_string={"token": token + "é"}).status_code == 404
+    link = intake_emailed_link(reference)
+    secret = secret_of(link)
+    opened = client.get(link)
+    assert opened.status_code == 303
+    assert client.get(opened.headers["Location"].replace("lang=en", "lang=fr")).status_code == 200
+    assert stranger.get(link).status_code == 410  # used
+    tampered = secret[:-1] + ("x" if secret[-1] != "x" else "y")
+    assert stranger.get(f"/access/{tampered}", query_string={"lang": "en"}).status_code == 404
+    # a key in the status page's address opens nothing now, but the address is still not logged
+    assert stranger.get(f"/status/{reference}", query_string={"token": token}).status_code == 401
+    assert stranger.get(f"/status/{reference}", query_string={"token": token + "é"}).status_code == 401
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get(f"/api/v1/applications/{reference}", headers=auth).status_code == 200
     assert client.post(f"/api/v1/applications/{reference}/withdraw", headers=auth).status_code == 200
-    return [token]
+    return [token, secret, tampered]
 
 
 def test_intake_logs_carry_no_applicant_token(intake):
     tap = LogTap()
     try:
         client = intake.test_client()
-        secrets = applicant_requests(client)
-        # the form too: its redirect carries the new applicant's key
+        secrets = applicant_requests(client, intake.test_client())
+        # the form too: its token, and the link its confirmation email carries
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/apply").get_data(as_text=True)).group(1)
         form = {"given_name": "Lena", "family_name": "Berg", "email": "lena.logs@example.org",
                 "date_of_birth": "2001-03-02", "nationality": "no", "languages.en": "C1",
@@ -135,8 +164,12 @@ def test_intake_logs_carry_no_applicant_token(intake):
                 "csrf_token": csrf, "cv": (io.BytesIO(make_pdf("CV")), "cv.pdf"),
                 "academic_proof": (io.BytesIO(make_pdf("Proof")), "proof.pdf")}
         redirect = client.post("/apply", data=form, content_type="multipart/form-data")
-        assert redirect.status_code == 302
-        secrets += [re.search(r"token=([^&]+)", redirect.headers["Location"]).group(1), csrf]
+        assert redirect.status_code == 302 and "/apply/received" in redirect.headers["Location"]
+        received = client.get(redirect.headers["Location"])
+        reference = re.search(r"NIP27-[A-Z0-9]{4}-[A-Z0-9]{4}", received.get_data(as_text=True)).group(0)
+        link = intake_emailed_link(reference)
+        assert client.get(link, follow_redirects=True).status_code == 200
+        secrets += [secret_of(link), csrf]
     finally:
         tap.close()
 
@@ -187,15 +220,19 @@ def test_werkzeug_server_request_lines_are_redacted(intake):
         secret = "k" * 43
         response = requests.get(f"{url}/status/NIP27-AAAA-BBBB", params={"token": secret, "lang": "en"},
                                 headers={"Authorization": "Bearer " + secret[::-1] + "b"}, timeout=10)
-        assert response.status_code == 404
+        assert response.status_code == 401
+        # an emailed link: its secret is the path itself (the same line whether or not it is one of ours)
+        link_secret = secrets_module.token_urlsafe(32)
+        assert requests.get(f"{url}/access/{link_secret}", params={"lang": "en"}, timeout=10).status_code == 404
     finally:
         server.shutdown()
         thread.join(10)
         tap.close()
         werkzeug_log.setLevel(werkzeug_level)
 
-    assert "GET /status/NIP27-AAAA-BBBB?token=" in tap.text  # the line is there, the key is not
-    assert_absent([secret], tap.text)
+    # the lines are there, the secrets are not
+    assert "GET /status/NIP27-AAAA-BBBB?token=" in tap.text and "GET /access/" in tap.text
+    assert_absent([secret, link_secret], tap.text)
 
 
 # --- gunicorn, run for real with the command lines the deployments use --------------------------------------------
@@ -286,7 +323,7 @@ def someone_new() -> dict:
     return application_payload(given_name=name, email=f"{name.lower()}@example.org")
 
 
-def drive(service: str, url: str) -> list[str]:
+def drive(service: str, url: str, databases: dict) -> list[str]:
     """Requests that carry secrets, for the service under test; returns the secrets sent."""
     bearer = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXRoYXQtaXMtbm90LXJlYWw"
     if service == "intake":
@@ -295,10 +332,23 @@ def drive(service: str, url: str) -> list[str]:
             "cv": ("cv.pdf", make_pdf("CV"), "application/pdf"),
             "academic_proof": ("proof.pdf", make_pdf("Proof"), "application/pdf")}).json()
         token = body["token"]
-        assert requests.get(f"{url}/status/{body['reference']}", params={"token": token}, timeout=10).status_code == 200
+        # the confirmation email's link, as the outbox holds it for notify
+        engine = create_engine(databases["INTAKE_DATABASE_URL"])
+        try:
+            with engine.connect() as connection:
+                link = emailed_link(connection.scalars(select(OUTBOX.c.body).order_by(OUTBOX.c.id)),
+                                    body["reference"])
+        finally:
+            engine.dispose()
+        browser = requests.Session()
+        opened = browser.get(f"{url}{link}", timeout=10)  # 303 to the portal, which the session then opens
+        assert opened.status_code == 200 and body["reference"] in opened.text
+        assert browser.get(f"{url}{link}", timeout=10).status_code == 410  # used
+        assert requests.get(f"{url}/status/{body['reference']}", params={"token": token},
+                            timeout=10).status_code == 401
         assert requests.get(f"{url}/api/v1/applications/{body['reference']}",
                             headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
-        return [token, bearer]
+        return [token, secret_of(link), bearer]
     if service == "review":
         response = requests.post(f"{url}/api/v1/auth/token", json={"email": EMAIL, "password": WRONG_PASSWORD},
                                  timeout=10)
@@ -315,7 +365,7 @@ def drive(service: str, url: str) -> list[str]:
 def test_gunicorn_as_deployed_writes_no_secret(source, databases, tmp_path):
     args = COMMANDS[source]
     assert "--access-logfile" not in args and "--access-log" not in " ".join(args), \
-        f"{source} turns on gunicorn's access log, whose lines carry ?token= keys"
+        f"{source} turns on gunicorn's access log, whose lines carry ?token= keys and /access/ link secrets"
     port = free_port()
     service = app_of(args)
     env = {**os.environ, **databases, "VAR_DIR": str(tmp_path / "var"), "PATH": f"{BIN}:{os.environ['PATH']}",
@@ -324,7 +374,7 @@ def test_gunicorn_as_deployed_writes_no_secret(source, databases, tmp_path):
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, process, log_path)
-        secrets = drive(service, url)
+        secrets = drive(service, url, databases)
     finally:
         stop(process)
 
@@ -332,7 +382,7 @@ def test_gunicorn_as_deployed_writes_no_secret(source, databases, tmp_path):
 
 
 def test_gunicorn_access_log_if_turned_on_is_redacted(databases, tmp_path):
-    """The safety net: someone adds --access-logfile back; the key still does not reach the log."""
+    """The safety net: someone adds --access-logfile back; the keys and link secrets still do not reach the log."""
     args = next(a for s, a in sorted(COMMANDS.items()) if app_of(a) == "intake") + ["--access-logfile", "-"]
     port = free_port()
     env = {**os.environ, **databases, "VAR_DIR": str(tmp_path / "var"), "PATH": f"{BIN}:{os.environ['PATH']}",
@@ -341,10 +391,11 @@ def test_gunicorn_access_log_if_turned_on_is_redacted(databases, tmp_path):
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, process, log_path)
-        secrets = drive("intake", url)
+        secrets = drive("intake", url, databases)
     finally:
         stop(process)
 
     text = log_path.read_text(errors="replace")
-    assert "GET /status/" in text and f"token={REDACTED}" in text  # the access line is written, without the key
+    # the access lines are written, without the key or the link's secret
+    assert "GET /status/" in text and f"token={REDACTED}" in text and "GET /access/" in text
     assert_absent(secrets, text)
