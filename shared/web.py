@@ -41,7 +41,7 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(("/api/", "/internal/")) or request.accept_mimetypes.best == "application/json"
 
 
 def _has_nul(value) -> bool:
