@@ -24,6 +24,9 @@ _PATTERNS = (
      rf"\g<1>\g<2>{REDACTED}\g<2>"),
     # token=… / password=… in a query string or a form body
     (re.compile(rf"(\b{_SECRET_NAME}=)[^&\s\"',;]+", re.IGNORECASE), rf"\g<1>{REDACTED}"),
+    # the secret of an applicant's emailed link, in its path (services/intake/portal), and an erasure link's `t`
+    (re.compile(r"(/access/)(?!fresh\b)[^/?\s\"',;]+"), rf"\g<1>{REDACTED}"),
+    (re.compile(r"([?&]t=)[^&\s\"',;]+"), rf"\g<1>{REDACTED}"),
 )
 
 

@@ -66,7 +66,9 @@ def open_link(secret: str):
     sessions.start(application)
     db.session.commit()
     log.info("portal opened by link", extra={"reference": reference})
-    return redirect(url_for("portal.application", reference=reference, lang=current_language()), 303)
+    response = redirect(url_for("portal.application", reference=reference, lang=current_language()), 303)
+    response.headers.update(PRIVATE)
+    return response
 
 
 @bp.post("/access/fresh")
@@ -95,7 +97,7 @@ def signed_in(reference: str, *, lock: bool = False) -> Application:
         return application
     if application is None and sessions.reference_signed_in() == reference \
             and find_tombstone(session=db.session, reference=reference) is not None:
-        abort(_erased(reference))
+        abort(make_response(_erased(reference)))
     abort(_page("portal/sign_in.html", 401, reference=reference))
 
 

@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from services.intake.access.models import HeldUpload
 from services.intake.applications.models import Application
 from services.intake.applications.tasks import check_application
 from services.intake.db import OUTBOX
@@ -117,6 +118,9 @@ def test_the_form_explains_a_refusal_in_words(client, session, settings, pdf):
         form["csrf_token"] = token.group(1)
     response = client.post("/apply", data=form, content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "The file is too complex to process; export it again or print it to a new PDF." in \
-        response.get_data(as_text=True)
-    assert_nothing_stored(session, settings)
+    assert "Proof of studies or degree: the file is too complex to process; export it again or print it to a " \
+        "new PDF." in response.get_data(as_text=True)
+    # no application, no event; only the accepted CV is held for the next try, the refused proof is not kept
+    assert session.scalar(select(func.count()).select_from(Application)) == 0
+    assert session.scalar(select(func.count()).select_from(OUTBOX)) == 0
+    assert [held.kind for held in session.scalars(select(HeldUpload))] == ["cv"]
