@@ -137,6 +137,8 @@ def withdraw(reference: str):
 @bp.post("/status/<reference>/documents")
 def add_documents(reference: str):
     application = signed_in(reference, lock=True)
+    if application.status != "incomplete":  # checked again since the page was shown: nothing to add now
+        return redirect(url_for("portal.application", reference=reference, lang=current_language()), 303)
     try:
         service.add_documents(session=db.session, call=_call(application), application=application,
                               uploads=parse_uploads(), store=DocumentStore.of(current_app.config["SETTINGS"]))

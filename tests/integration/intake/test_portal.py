@@ -246,6 +246,11 @@ def test_documents_are_added_from_the_portal_while_incomplete(client, settings, 
     after = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert "your documents have been received" in after and "Add or replace documents" not in after
     assert check_application.run(reference) == "under_review"
+    # the application is no longer incomplete: a stale form adds nothing and leads back to the page
+    late = client.post(f"/status/{reference}/documents", content_type="multipart/form-data",
+                       data={"csrf_token": _csrf(client, page),
+                             "academic_proof": (io.BytesIO(make_pdf("Another proof")), "proof.pdf")})
+    assert late.status_code == 303 and late.headers["Location"].endswith(f"/status/{reference}?lang=en")
 
 
 def test_the_portal_speaks_french(client, pdf, proof):
