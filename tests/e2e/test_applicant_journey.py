@@ -256,8 +256,11 @@ def test_a_candidate_applies_saves_a_draft_submits_withdraws_and_gets_a_fresh_li
         assert draft_mail["To"] == email_address
         assert_in_words(draft_mail, lang)
         draft_link = journey.link_in(draft_mail)
-        assert urlsplit(draft_link).path == "/apply" and parse_qs(urlsplit(draft_link).query)["lang"] == [lang]
+        # a single-use link like every email's; the form it opens holds no secret in its address
+        assert re.fullmatch(r"/access/[\w-]{43}", urlsplit(draft_link).path)
+        assert parse_qs(urlsplit(draft_link).query)["lang"] == [lang]
         visit(page, draft_link, lang)
+        assert urlsplit(page.url).path == "/apply" and "access" not in page.url and "draft" not in page.url
         expect(field(page, "given_name")).to_have_value("Ingrid")
         expect(field(page, "email")).to_have_value(email_address)
         expect(field(page, "motivation")).to_have_value("I would like to join NATO.")
