@@ -26,6 +26,8 @@ bp = Blueprint("sync", __name__, url_prefix="/internal/v1")
 MAX_PAGE = 500
 # what review and notify consume about an application, in the order they must be re-applied
 EVENT_TYPES = ("application.submitted", "application.checked", "application.status_changed", "dossier.rendered")
+# what the sync API never serves of an event (an access link's event is not served at all)
+SECRET_FIELDS = ("link", "link_expires_at")
 
 
 class PageArgs(Schema):
@@ -101,8 +103,12 @@ def event(event_id: str):
     if len(event_id) > 64:
         abort(404, "No such event.")
     body = db.session.scalar(select(OUTBOX.c.body).where(OUTBOX.c.event_id == event_id,
-                                                         OUTBOX.c.event_id.is_not(None)).limit(1))
+                                                         OUTBOX.c.event_type.in_(EVENT_TYPES)).limit(1))
     db.session.rollback()
     if body is None:
         abort(404, "No such event.")
-    return jsonify(json.loads(body)[0])
+    envelope = json.loads(body)[0]
+    # reconciliation needs what happened, never a way in: an email's single-use link stays with the email
+    for secret in SECRET_FIELDS:
+        envelope["data"].pop(secret, None)
+    return jsonify(envelope)

@@ -9,12 +9,12 @@ from email.parser import BytesParser
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
 from services import intake, notify, review
 from services.intake.applications.tasks import check_application
-from services.intake.db import db as intake_db
+from services.intake.db import OUTBOX, db as intake_db
 from services.intake.dossier.tasks import render_dossier_task
 from services.intake.programme.service import seed_call
 from services.notify.db import db as notify_db
@@ -225,6 +225,19 @@ def test_sync_api_pages_through_applications_in_reference_order(stack):
                                                    "dossier.rendered"]
     envelope = client.get(f"/internal/v1/events/{item['events'][-1]['id']}", headers=key).get_json()
     assert envelope["type"] == "dossier.rendered" and envelope["data"]["reference"] == item["reference"]
+    # a status change is served without the email's single-use link, and an access link's event not at all
+    changed = client.get(f"/internal/v1/events/{item['events'][0]['id']}", headers=key).get_json()
+    assert changed["type"] == "application.status_changed" and changed["data"]["new"] == "submitted"
+    assert "link" not in changed["data"] and "link_expires_at" not in changed["data"]
+    asked = client.post("/api/v1/access-links", json={"email": "p0@example.org"})
+    assert asked.status_code == 202
+    asked.close()  # the lookup and the email come after the answer
+    with stack.intake.app_context():
+        access = intake_db.session.scalar(select(OUTBOX.c.event_id).where(
+            OUTBOX.c.event_type == "application.access_requested"))
+        intake_db.session.remove()
+    assert access is not None
+    assert client.get(f"/internal/v1/events/{access}", headers=key).status_code == 404
 
 
 def test_the_sync_api_finds_each_application_s_events_in_embedded_mode_too(settings):
