@@ -9,7 +9,7 @@ export VAR_DIR ADMIN_EMAIL
 INTAKE_I18N := services/intake/translations
 INTAKE_MO := $(patsubst %.po,%.mo,$(wildcard $(INTAKE_I18N)/*/LC_MESSAGES/messages.po))
 
-.PHONY: install migrate seed run test test-unit test-integration test-e2e clean
+.PHONY: install migrate seed run test test-unit test-integration test-e2e test-contract clean
 
 $(INSTALLED): pyproject.toml
 	python3 -m venv $(VENV)
@@ -65,6 +65,10 @@ test-integration: install
 
 test-e2e: install
 	$(PY) -m pytest -q tests/e2e
+
+# schemathesis against each service's /openapi.json: every answer as documented, never a 5xx
+test-contract: install
+	$(PY) -m pytest -q tests/contract
 
 # the whole stack, both modes, disturbed under bursts (pool children killed, Redis restarted, database
 # connections cut, SMTP away): a few minutes on two cores; part of `make test`
