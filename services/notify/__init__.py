@@ -6,6 +6,7 @@ from flask import Flask
 from shared.celery import make_celery
 from shared.config import Settings, restrict_file_modes
 from shared.logging import configure_logging
+from shared.bounds import register_converters
 from shared.web import instrument, ops_blueprint, register_error_handlers
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     app.extensions["notify.sender"] = sender_for(settings)
 
     register_error_handlers(app)
+    register_converters(app)  # `<id:...>` in the routes below
     instrument(app, "notify")
     app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
     from services.notify.openapi import bp as openapi_bp

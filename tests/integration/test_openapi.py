@@ -74,7 +74,7 @@ def test_protected_operations_name_the_bearer_scheme_and_document_401(service_ap
     _, app = service_app
     spec = served_spec(app)
     schemes = spec["components"]["securitySchemes"]
-    assert all(scheme == {"type": "http", "scheme": "bearer"} for scheme in schemes.values())
+    assert all((scheme["type"], scheme["scheme"]) == ("http", "bearer") for scheme in schemes.values())
     protected = [(path, method, operation) for path, operations in spec["paths"].items()
                  for method, operation in operations.items() if operation.get("security")]
     assert protected

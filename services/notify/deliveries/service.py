@@ -8,7 +8,7 @@ from typing import Callable, cast
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from sqlalchemy import BindParameter, Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import BigInteger, BindParameter, Table, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.notify.deliveries.models import APPLICANT, FAILED, PENDING, SENT, Delivery, DeliveryAction
@@ -231,7 +231,10 @@ def resend_delivery(*, session: Session, delivery_id: int, staff: StaffIdentity,
     """Put a failed delivery back in the queue (to a corrected address if given), audited; admins only."""
     if not staff.is_admin:
         raise ApiError(403, "forbidden", "Only an admin can resend an email.")
-    delivery = session.scalars(select(Delivery).where(Delivery.id == delivery_id).with_for_update()).first()
+    # compared as a BIGINT: the column is a PostgreSQL INTEGER, and an id past its range bound as one is a
+    # NumericValueOutOfRange (a 500) where it should simply match no email
+    delivery = session.scalars(select(Delivery).where(Delivery.id == literal(delivery_id, BigInteger))
+                               .with_for_update()).first()
     if delivery is None:
         raise ApiError(404, "not_found", "No such email.")
     if delivery.state != FAILED:

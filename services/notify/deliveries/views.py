@@ -46,10 +46,22 @@ def list_notifications():
     return body
 
 
-@bp.post("/notifications/<int:delivery_id>/resend")
+def _json_body() -> object:
+    """The request's JSON body, `{}` when there is none; a body that is not JSON is refused (400)."""
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "The body must be a JSON object (Content-Type: application/json).")
+    return body
+
+
+# `id`: 1 to 2**63 - 1 (shared/bounds.py); a larger number would overflow the database driver (a 500)
+@bp.post("/notifications/<id:delivery_id>/resend")
 def resend_notification(delivery_id: int):
     _require_admin()
-    body = ResendRequest().load(request.get_json(silent=True) or {})
+    # a JSON value that is not an object ([] or false too) is refused by the schema (422)
+    body = ResendRequest().load(_json_body())
     delivery = service.resend_delivery(session=db.session, delivery_id=delivery_id, staff=g.staff,
                                        email=body["email"], now=utcnow())
     db.session.commit()

@@ -117,3 +117,48 @@ def test_health_and_readiness(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["checks"]["database"] == "ok"
     assert b"http_requests_total" in client.get("/metrics").data
+
+
+BEYOND_ANY_ID = ("12345678901234567890123", str(2**63), "0")
+
+
+@pytest.mark.parametrize("delivery_id", BEYOND_ANY_ID + ("-1", "1.5", "x"))
+def test_resend_of_an_id_no_column_can_hold_is_a_json_404(client, staff_headers, delivery_id):
+    response = client.post(f"/api/v1/notifications/{delivery_id}/resend", json={}, headers=staff_headers)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("delivery_id", [2**31, 2**63 - 1])
+def test_resend_of_a_64_bit_id_past_the_postgresql_integer_column_is_not_found(client, staff_headers, delivery_id):
+    response = client.post(f"/api/v1/notifications/{delivery_id}/resend", json={}, headers=staff_headers)
+    assert (response.status_code, response.get_json()["error"]["code"]) == (404, "not_found")
+
+
+def test_resend_on_sqlite_refuses_ids_past_64_bits_with_a_404(notify_settings, staff_headers, tmp_path):
+    import dataclasses
+
+    from services.notify import create_app
+    from shared.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'notify-bounds.db'}"
+    upgrade("notify", url)
+    client = create_app(dataclasses.replace(notify_settings, notify_database_url=url)).test_client()
+    for delivery_id in (*BEYOND_ANY_ID, 2**63 - 1):
+        response = client.post(f"/api/v1/notifications/{delivery_id}/resend", json={}, headers=staff_headers)
+        assert (response.status_code, response.get_json()["error"]["code"]) == (404, "not_found"), delivery_id
+
+
+@pytest.mark.parametrize("body", [b"[]", b"false", b"not json"])
+def test_resend_refuses_a_body_that_is_not_a_json_object(client, staff_headers, body):
+    response = client.post("/api/v1/notifications/1/resend", data=body, headers={
+        **staff_headers, "Content-Type": "application/json"})
+    assert response.status_code in (400, 422)
+    assert response.get_json()["error"]["code"] in ("invalid_json", "invalid_fields")
+
+
+@pytest.mark.parametrize("query", ["page=%201", "page=1_000", "per_page=%2B5", "reference=NIP27-AAAA01%0A"])
+def test_log_refuses_what_int_or_a_python_regex_would_take_but_the_spec_does_not(client, staff_headers, query):
+    response = client.get(f"/api/v1/notifications?{query}", headers=staff_headers)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "invalid_fields"
