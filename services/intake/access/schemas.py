@@ -9,3 +9,12 @@ class AccessLinkRequestSchema(Schema):
         unknown = RAISE
 
     email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class AccessLinksAcceptedSchema(Schema):
+    """The one answer to "find my application", whatever the address."""
+
+    class Meta:
+        unknown = RAISE
+
+    message = fields.String(required=True)

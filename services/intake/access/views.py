@@ -4,11 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from services.intake.access.pages import send_status_links_after_response
-from services.intake.access.schemas import AccessLinkRequestSchema
+from services.intake.access.schemas import AccessLinkRequestSchema, AccessLinksAcceptedSchema
 from shared.web import ApiError
 
 bp = Blueprint("access_api", __name__)
-ACCEPTED = {"message": "If an application was sent from this address, a link to it is on its way by email."}
+ACCEPTED = AccessLinksAcceptedSchema().dump(
+    {"message": "If an application was sent from this address, a link to it is on its way by email."})
 
 
 @bp.post("/api/v1/access-links")

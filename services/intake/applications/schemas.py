@@ -1,6 +1,7 @@
 """The application as applicants send it, and as they see it back."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 import pycountry
@@ -16,9 +17,15 @@ def _not_blank(value: str) -> None:
         raise ValidationError("Must not be blank.")
 
 
+def _plain_text(value: str) -> None:
+    """Text people type: no control characters but line breaks and tabs (PostgreSQL refuses a NUL outright)."""
+    if any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in value):
+        raise ValidationError("Must not contain control characters.")
+
+
 class Name(fields.String):
     def __init__(self, **kwargs):
-        super().__init__(required=True, validate=[validate.Length(min=1, max=100), _not_blank], **kwargs)
+        super().__init__(required=True, validate=[validate.Length(min=1, max=100), _not_blank, _plain_text], **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         return " ".join(super()._deserialize(value, attr, data, **kwargs).split())
@@ -28,9 +35,10 @@ class EducationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    institution = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
+    institution = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank, _plain_text])
     degree_level = fields.String(required=True, validate=validate.OneOf(["bachelor", "master", "doctorate", "other"]))
-    field_of_study = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
+    field_of_study = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank,
+                                                            _plain_text])
     status = fields.String(required=True, validate=validate.OneOf(["enrolled", "graduated"]))
     year_of_study = fields.Integer(validate=validate.Range(min=1, max=10), allow_none=True)
     graduation_date = fields.Date(allow_none=True)
@@ -61,7 +69,7 @@ class ApplicationSchema(Schema):
     departments = fields.List(fields.String(validate=validate.OneOf(DEPARTMENT_CODES)), required=True,
                               validate=validate.Length(min=1, max=3))
     session = fields.String(required=True, validate=validate.OneOf(["march", "september"]))
-    motivation = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+    motivation = fields.String(required=True, validate=[validate.Length(min=1, max=10000), _plain_text])
     correspondence_language = fields.String(required=True, validate=validate.OneOf(["en", "fr"]))
     consent = fields.Boolean(required=True, validate=validate.Equal(True, error="Consent is required to apply."))
 
@@ -82,30 +90,62 @@ class ApplicationSchema(Schema):
 
 
 class StatusChangeSchema(Schema):
-    old = fields.String(allow_none=True)
-    new = fields.String()
-    reason = fields.String(allow_none=True)
-    at = fields.AwareDateTime()
+    class Meta:
+        unknown = RAISE
+
+    old = fields.String(required=True, allow_none=True)
+    new = fields.String(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    at = fields.AwareDateTime(required=True)
 
 
 class DocumentSchema(Schema):
-    kind = fields.String()
-    media_type = fields.String()
-    size = fields.Integer()
-    pages = fields.Integer(allow_none=True)
-    filename = fields.String()
-    uploaded_at = fields.AwareDateTime()
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True)
+    media_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+    pages = fields.Integer(required=True, allow_none=True)
+    filename = fields.String(required=True)
+    uploaded_at = fields.AwareDateTime(required=True)
 
 
 class ApplicationStatusSchema(Schema):
     """What an applicant sees of their application."""
 
-    reference = fields.String()
-    status = fields.String()
-    submitted_at = fields.AwareDateTime()
-    history = fields.List(fields.Nested(StatusChangeSchema))
-    problems = fields.List(fields.Dict())
-    documents = fields.List(fields.Nested(DocumentSchema))
-    dossier_ready = fields.Function(lambda a: a.dossier_key is not None)
-    departments = fields.List(fields.String())
-    session = fields.String()
+    class Meta:
+        unknown = RAISE
+
+    reference = fields.String(required=True)
+    status = fields.String(required=True)
+    submitted_at = fields.AwareDateTime(required=True)
+    history = fields.List(fields.Nested(StatusChangeSchema), required=True)
+    problems = fields.List(fields.Dict(), required=True)
+    documents = fields.List(fields.Nested(DocumentSchema), required=True)
+    dossier_ready = fields.Function(lambda a: a.dossier_key is not None, required=True,
+                                    metadata={"type": "boolean"})
+    departments = fields.List(fields.String(), required=True)
+    session = fields.String(required=True)
+
+
+class SubmittedSchema(Schema):
+    """The answer to a submission: the same shape for a first application and for a duplicate of someone's."""
+
+    class Meta:
+        unknown = RAISE
+
+    reference = fields.String(required=True)
+    status = fields.String(required=True)
+    status_url = fields.Url(required=True)
+    token = fields.String(required=True, metadata={"description": "The applicant's bearer token (never emailed)"})
+
+
+class SignedOutSchema(Schema):
+    """The answer to "sign out everywhere": the application's one valid token from now on."""
+
+    class Meta:
+        unknown = RAISE
+
+    reference = fields.String(required=True)
+    token = fields.String(required=True)

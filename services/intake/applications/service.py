@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -26,6 +27,10 @@ from shared.events import make_event
 from shared.web import ApiError
 
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: references are read aloud and typed
+# NIP<yy>-XXXX-XXXX, 18 characters; the same in the API's spec
+REFERENCE_PATTERN = f"^NIP[0-9]{{2}}-[{_ALPHABET}]{{4}}-[{_ALPHABET}]{{4}}$"
+REFERENCE_MAX_LENGTH = 20
+_REFERENCE = re.compile(REFERENCE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -232,6 +237,10 @@ def find_for_applicant(*, session: Session, reference: str, token: str | None, t
     """The application behind a reference and its token; the same 404 for a wrong token or reference."""
     if token is None:
         raise ApiError(401, "unauthorized", "The application's token is required.")
+    if not _REFERENCE.fullmatch(reference):
+        # cannot be one of ours: answered like a wrong token, and never sent to the database (PostgreSQL
+        # refuses a NUL in a string outright)
+        raise ApiError(404, "not_found", "No application with this reference and token.")
     application = find_application(session=session, reference=reference, lock=lock)
     # a token from before the last "sign out everywhere" or withdrawal is a wrong token
     version = application.token_version if application is not None else 0

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from services.intake.access.models import Draft
 from services.intake.applications import service
-from services.intake.applications.schemas import ApplicationSchema, ApplicationStatusSchema
+from services.intake.applications.schemas import (ApplicationSchema, ApplicationStatusSchema, SignedOutSchema,
+                                                  SubmittedSchema)
 from services.intake.db import db
 from services.intake.programme.models import Call
 from services.intake.portal.service import email_link
@@ -151,9 +152,9 @@ def submit():
     uploads = parse_uploads()
     accepted = accept_submission(payload=payload, uploads=uploads,
                                  key=idempotency_key(request.headers.get("Idempotency-Key")))
-    body = {"reference": accepted.reference, "status": accepted.status,
-            "status_url": f"{_settings().intake_url}/api/v1/applications/{accepted.reference}",
-            "token": accepted.token}
+    body = SubmittedSchema().dump({
+        "reference": accepted.reference, "status": accepted.status, "token": accepted.token,
+        "status_url": f"{_settings().intake_url}/api/v1/applications/{accepted.reference}"})
     return body, 201, {"Idempotent-Replayed": "false" if accepted.created else "true"}
 
 
@@ -194,4 +195,4 @@ def sign_out_everywhere(reference: str):
     service.sign_out_everywhere(application=application)
     db.session.commit()
     token = service.applicant_token(_settings().applicant_token_key, reference, application.token_version)
-    return {"reference": reference, "token": token}
+    return SignedOutSchema().dump({"reference": reference, "token": token})

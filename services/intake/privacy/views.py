@@ -19,6 +19,7 @@ from services.intake.db import db
 from services.intake.i18n import current_language
 from services.intake.privacy import confirmation, erasure, notice as notices
 from services.intake.privacy.export import build_export, fetch_access_log
+from services.intake.privacy.schemas import ErasureRequestedSchema
 from services.intake.privacy.statistics import call_statistics
 from services.intake.programme.models import Call
 from services.intake.programme.service import open_call
@@ -121,7 +122,7 @@ def erase_request_api(reference: str):
     application = _applicant(reference, bearer_token(request.headers.get("Authorization")))
     confirmation.request_erasure(session=db.session, application=application, settings=_settings())
     db.session.commit()
-    return {"reference": reference, "status": "confirmation_sent"}, 202
+    return ErasureRequestedSchema().dump({"reference": reference, "status": "confirmation_sent"}), 202
 
 
 def _link_reference(token: str | None) -> str:

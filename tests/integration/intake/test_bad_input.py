@@ -149,3 +149,23 @@ def test_nul_characters_in_page_urls_are_refused_with_the_error_shape_or_a_page(
     page = client.get(url, headers={"Accept": "text/html"})
     assert page.status_code == 400 and page.mimetype == "text/html"
     assert "could not read" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("fields", [{"given_name": "A\x00na"}, {"family_name": "Po\x1bpescu"},
+                                    {"motivation": application_payload()["motivation"] + "\x00"},
+                                    {"education": {**application_payload()["education"], "institution": "U\x00B"}}])
+def test_control_characters_in_text_fields_are_invalid_fields_not_a_server_error(client, session, settings, pdf,
+                                                                                 proof, fields):
+    # PostgreSQL refuses a NUL in a string: found by tests/contract (a 500 before)
+    response = submit(client, multipart(application_payload(**fields), cv=pdf, academic_proof=proof))
+
+    error = assert_error(response, 422, "invalid_fields")
+    assert error["fields"]
+    assert_nothing_stored(session, settings)
+
+
+def test_a_reference_that_cannot_be_one_is_a_wrong_token(client, pdf, proof):
+    token = submit(client, multipart(cv=pdf, academic_proof=proof)).get_json()["token"]
+    for reference in ("NIP27-AAAA", "nip27-aaaa-bbbb", "NIP27-AAAA-BBBB-CCCC", "x" * 300):
+        assert_error(client.get(f"/api/v1/applications/{reference}", headers={"Authorization": f"Bearer {token}"}),
+                     404, "not_found")
