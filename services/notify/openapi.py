@@ -48,8 +48,9 @@ def build_spec() -> dict:
         "operationId": "listNotifications",
         "summary": "The delivery log, newest first, as far as the staff member may read it",
         "description": "Admins read every delivery, coordinators those of their departments' applications, "
-                       "reviewers those of the applications assigned to them, with `recipient` null. A reference "
-                       "outside one's scope answers an empty page, like an unknown one.",
+                       "reviewers those of the applications assigned to them, with `recipient` null. `event_id` and "
+                       "`last_error` (the mail server's answer, addresses removed) are null for anyone but an "
+                       "admin. A reference outside one's scope answers an empty page, like an unknown one.",
         "security": [{STAFF_TOKEN: []}],
         "parameters": [{"in": "query", "schema": DeliveryQuery}],
         "responses": {"200": {"description": "A page of deliveries", "content": json_content("DeliveryPage"),

@@ -48,7 +48,8 @@ class DeliveryRow(Schema):
     """One email of the log (dumped only: `required` says every answer carries the field)."""
 
     id = fields.Integer(required=True, metadata={"format": "int64"})
-    event_id = fields.String(required=True)
+    # none for anyone but an admin: internals (services/notify/deliveries/service.py, ADMIN_ONLY_FIELDS)
+    event_id = fields.String(required=True, allow_none=True)
     # none for a staff digest, which is about several applications
     reference = fields.String(required=True, allow_none=True)
     kind = fields.String(required=True, validate=validate.OneOf((APPLICANT, STAFF)))
@@ -58,6 +59,7 @@ class DeliveryRow(Schema):
     language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
     state = fields.String(required=True, validate=validate.OneOf(STATES))
     attempts = fields.Integer(required=True, validate=validate.Range(min=0))
+    # the server's last answer, addresses removed; none when there was no error, and for anyone but an admin
     last_error = fields.String(required=True, allow_none=True)
     created_at = fields.AwareDateTime(required=True)
     sent_at = fields.AwareDateTime(required=True, allow_none=True)

@@ -226,6 +226,20 @@ def list_deliveries(*, session: Session, staff: StaffIdentity, reference: str | 
     return Page(items=list(items), page=page, per_page=per_page, total=total or 0)
 
 
+# what only admins read in the log: the event id is a handle on intake's internal sync API, and the server's
+# answer may quote what the candidate wrote (addresses are removed before it is stored, but not names)
+ADMIN_ONLY_FIELDS = ("event_id", "last_error")
+
+
+def as_shown_to(staff: StaffIdentity, row: dict) -> dict:
+    """A dumped log row without what `staff` may not read: internals for anyone but admins, and the
+    recipient for reviewers (an address names the candidate, and a reviewer may be in a blind round)."""
+    if staff.is_admin:
+        return row
+    hidden = ADMIN_ONLY_FIELDS + (("recipient",) if staff.role == "reviewer" else ())
+    return {key: (None if key in hidden else value) for key, value in row.items()}
+
+
 def resend_delivery(*, session: Session, delivery_id: int, staff: StaffIdentity, email: str | None,
                     now: datetime) -> Delivery:
     """Put a failed delivery back in the queue (to a corrected address if given), audited; admins only."""
