@@ -7,9 +7,12 @@ come from `DOCUMENTS_KEYS` (`kid1:base64key,kid0:oldkey`, the first one encrypts
 embedded mode generates one under var/ (shared/config.py). Uploads are named by an HMAC of their content
 with a key derived from the current documents key, so a file's name does not reveal a known document
 either (a plain sha256 would: anyone holding a CV could test whether it is in the store). A file without
-the header is a document stored before encryption: it is read as it is until `rotate` encrypts it.
+the header is refused (`DocumentNotEncrypted`): whoever can write to the store could otherwise put a document
+of their own in place of an encrypted one. While documents stored before encryption are being encrypted,
+`DOCUMENTS_ALLOW_PLAINTEXT=1` reads them as they are (default off):
 
-    python -m shared.documents rotate     # re-encrypt every document under the current key
+    DOCUMENTS_ALLOW_PLAINTEXT=1 python -m shared.documents rotate     # encrypt them under the current key
+    python -m shared.documents rotate                                 # re-encrypt every document under it
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ MAGIC = b"NIPDOC\x01"
 NONCE_BYTES = 12
 KEY_BYTES = 32
 ENV = "DOCUMENTS_KEYS"
+PLAINTEXT_ENV = "DOCUMENTS_ALLOW_PLAINTEXT"
 
 
 class DocumentKeyError(RuntimeError):
@@ -48,6 +52,15 @@ class DocumentKeyError(RuntimeError):
 
 class DocumentTampered(RuntimeError):
     """A stored document failed its authentication: edited, truncated, or moved under another name."""
+
+
+class DocumentNotEncrypted(DocumentTampered):
+    """A stored document has no encryption header, and plaintext documents are not allowed (the default)."""
+
+
+def plaintext_allowed() -> bool:
+    """Whether documents stored before encryption are read as they are: only during the migration window."""
+    return os.environ.get(PLAINTEXT_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def new_documents_key() -> str:
@@ -110,10 +123,11 @@ def _settings_keys() -> str | None:
 class DocumentStore:
     """Content-addressed uploads (`put`) and fixed keys for generated files (`put_at`), encrypted."""
 
-    def __init__(self, root: Path | str, *, keys: str | None = None):
+    def __init__(self, root: Path | str, *, keys: str | None = None, allow_plaintext: bool | None = None):
         self.root = Path(root)
         # callers that only know the folder get the process's settings' keys, read on first use
         self._keys = keys
+        self.allow_plaintext = plaintext_allowed() if allow_plaintext is None else allow_plaintext
 
     @classmethod
     def of(cls, settings) -> DocumentStore:
@@ -195,7 +209,12 @@ class DocumentStore:
 
     def _open(self, key: str, stored: bytes) -> bytes:
         if not stored.startswith(MAGIC):
-            return stored  # stored before encryption; `rotate` encrypts it
+            if self.allow_plaintext:
+                return stored  # stored before encryption, during the migration window; `rotate` encrypts it
+            raise DocumentNotEncrypted(
+                f"document {key} is not encrypted and is refused: a file put in place of a stored one, or one "
+                f"stored before encryption (set {PLAINTEXT_ENV}=1 while `python -m shared.documents rotate` "
+                f"encrypts those)")
         kid, header_length = self._header(stored)
         header = stored[:header_length]
         try:
@@ -254,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{number}/{total} documents checked", flush=True)
 
         rewritten = store.rotate(progress=show)
-    except (DocumentKeyError, DocumentTampered) as error:
+    except (DocumentKeyError, DocumentTampered) as error:  # DocumentNotEncrypted too
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"{rewritten} document(s) re-encrypted under key {current}; every document is now under it")

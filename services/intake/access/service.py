@@ -19,7 +19,7 @@ from services.intake.db import OUTBOX
 from services.intake.programme.models import Call
 from shared.bus import publish_event
 from shared.db import utcnow
-from shared.documents import DocumentStore
+from shared.documents import DocumentStore, DocumentTampered
 from shared.events import make_event
 from shared.web import ApiError
 
@@ -136,7 +136,10 @@ def take_held_uploads(*, session: Session, call: Call, secrets_by_kind: dict[str
     uploads = []
     for row in rows:
         if wanted.get(row.kind) == row.secret_sha256 and store.exists(row.key):
-            uploads.append(Upload(row.kind, row.filename, store.read(row.key)))
+            try:
+                uploads.append(Upload(row.kind, row.filename, store.read(row.key)))
+            except DocumentTampered:  # as if it were gone: the form asks for the file again
+                log.warning("held upload refused by the store", extra={"kind": row.kind})
         # whatever happens next, this id has served: a refused form holds its files again under new ones
         session.delete(row)
     return uploads

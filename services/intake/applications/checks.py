@@ -11,7 +11,7 @@ from services.intake.applications.eligibility import Problem, assess
 from services.intake.applications.models import Application
 from services.intake.documents.inspect import DocumentRejected, inspect_document, still_acceptable
 from services.intake.programme.models import Call
-from shared.documents import DocumentStore
+from shared.documents import DocumentStore, DocumentTampered
 
 PROGRAMME_TZ = ZoneInfo("Europe/Brussels")
 # a flag for staff in `application.checked`, never a refusal nor a reason to change the status
@@ -30,7 +30,11 @@ def completeness_problems(*, application: Application, call: Call, store: Docume
         if not store.exists(document.key):
             problems.append(Problem("document_unavailable", f"{rule['label']} could not be found; upload it again."))
             continue
-        data = store.read(document.key)
+        try:
+            data = store.read(document.key)
+        except DocumentTampered:  # altered, or a file without encryption put in its place: never judged
+            problems.append(Problem("document_unavailable", f"{rule['label']} could not be found; upload it again."))
+            continue
         if still_acceptable(data=data, sha256=document.sha256, media_type=document.media_type, size=document.size,
                             pages=document.pages, inspected_by=document.inspected_by, rule=rule):
             continue  # judged on arrival by this inspector: the same bytes get the same verdict

@@ -16,7 +16,7 @@ from services.intake.applications.words import CHECK_OUTCOMES, problem_sentence,
 from services.intake.privacy.erasure import dossier_files
 from services.intake.programme.models import Call
 from shared.config import Settings
-from shared.documents import DocumentStore
+from shared.documents import DocumentStore, DocumentTampered
 from shared.web import ApiError
 
 ACCESS_LOG_TIMEOUT = 10.0
@@ -88,6 +88,14 @@ def fetch_access_log(settings: Settings, reference: str) -> list[dict]:
 
 def build_export(*, application: Application, store: DocumentStore, access_log: list[dict] | None) -> bytes:
     """The zip; `access_log=None` leaves the log out (review adds its own when it builds an admin export)."""
+    try:
+        return _zip(application=application, store=store, access_log=access_log)
+    except DocumentTampered:  # altered, or a file without encryption put in its place (shared/documents.py)
+        raise ApiError(409, "document_refused", "A stored document failed its integrity check, so the export "
+                                                "cannot be complete; the programme office has been told.") from None
+
+
+def _zip(*, application: Application, store: DocumentStore, access_log: list[dict] | None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("application.json", json.dumps(application_record(application), indent=2,

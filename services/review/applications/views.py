@@ -21,7 +21,7 @@ from services.review.decisions.service import decision_for, open_proposal, propo
 from services.review.departments import DEPARTMENTS
 from services.review.reviews.service import blind_for, hide_scores_until_reviewed, redact, reviewers_wanted
 from services.review.reviews.views import detail_context as review_context
-from shared.documents import DocumentStore
+from shared.documents import DocumentStore, DocumentTampered
 
 log = logging.getLogger(__name__)
 bp = Blueprint("applications", __name__)
@@ -100,11 +100,17 @@ def dossier(reference: str):
     if not key or not store.exists(key):
         abort(404, "The blind dossier is not rendered yet." if blind else "The dossier is not rendered yet.")
     download = request.args.get("download") == "1"
+    try:
+        data = store.read(key)
+    except DocumentTampered:  # altered, or a file without encryption put in its place (shared/documents.py)
+        log.error("stored dossier refused", extra={"reference": reference, "blind": blind})
+        abort(409, "The stored dossier failed its integrity check and is not served; the programme office "
+                   "must render it again.")
     audit.record(session=db.session, actor=g.staff.email, action="dossier.downloaded" if download else
                  "dossier.viewed", reference=reference, details={"sha256": sha256, "blind": blind})
     db.session.commit()
     # decrypted in memory (shared/documents.py); no Range support, so one request is one audited view
-    response = send_file(io.BytesIO(store.read(key)), mimetype="application/pdf",
+    response = send_file(io.BytesIO(data), mimetype="application/pdf",
                          as_attachment=download,
                          download_name=f"{reference}-dossier.pdf", conditional=False, etag=False, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"

@@ -11,6 +11,7 @@ from services.intake.applications.models import Application
 from services.intake.applications.tasks import check_application
 from services.intake.documents.inspect import INSPECTOR
 from services.intake.programme.service import forget_open_call
+from shared.documents import DocumentStore
 from tests import hostile
 from tests.factories import multipart
 
@@ -24,7 +25,7 @@ def submitted(client, session, pdf, proof) -> Application:
 def plant(session, settings, application, kind: str, data: bytes, *, inspected_by: str | None) -> None:
     """Put `data` in the store behind `kind` and make the database record describe exactly those bytes."""
     document = application.document(kind)
-    (settings.documents_dir / document.key).write_bytes(data)
+    DocumentStore.of(settings).put_at(document.key, data)  # encrypted, as the store writes
     document.sha256, document.size, document.inspected_by = hashlib.sha256(data).hexdigest(), len(data), inspected_by
     session.commit()
 
@@ -59,8 +60,17 @@ def test_the_same_bytes_accepted_by_this_inspector_are_not_judged_twice(client, 
 def test_a_file_changed_in_the_store_is_judged_again(client, session, settings, pdf, proof):
     application = submitted(client, session, pdf, proof)
     document = application.document("academic_proof")
-    (settings.documents_dir / document.key).write_bytes(hostile.launch_inside_chain())  # record left as it was
+    DocumentStore.of(settings).put_at(document.key, hostile.launch_inside_chain())  # record left as it was
     assert check_application.run(application.reference) == "incomplete"
+
+
+def test_an_unencrypted_file_put_in_place_of_a_stored_one_is_never_judged(client, session, settings, pdf, proof):
+    application = submitted(client, session, pdf, proof)
+    document = application.document("academic_proof")
+    (settings.documents_dir / document.key).write_bytes(proof)  # acceptable bytes, but not written by the store
+
+    assert check_application.run(application.reference) == "incomplete"
+    assert [p["code"] for p in application.problems] == ["document_unavailable"]
 
 
 def test_a_rule_made_stricter_after_the_upload_applies_at_the_check(client, session, call, pdf, proof):

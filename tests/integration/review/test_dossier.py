@@ -96,3 +96,18 @@ def test_a_dossier_key_cannot_reach_outside_the_store(app, review_settings, admi
     response = client.get("/applications/NIP27-0506/dossier.pdf",
                           headers={**bearer(token_for(client, admin)), "Accept": "application/json"})
     assert response.status_code in (404, 422) and b"root:" not in response.data
+
+
+def test_an_unencrypted_file_put_in_place_of_the_dossier_is_refused_not_served(app, review_settings, admin,
+                                                                               under_review, deliver):
+    DocumentStore(review_settings.documents_dir).put_at("dossiers/nip27-0506.pdf", make_pdf("The real one"))
+    forged = make_pdf("A dossier written by whoever could reach the store")
+    (review_settings.documents_dir / "dossiers/nip27-0506.pdf").write_bytes(forged)
+    under_review("NIP27-0506")
+    deliver(dossier_rendered("NIP27-0506", key="dossiers/nip27-0506.pdf", pages=1))
+    client = app.test_client()
+
+    response = client.get("/applications/NIP27-0506/dossier.pdf", headers=bearer(token_for(client, admin)))
+
+    assert response.status_code == 409 and forged not in response.data
+    assert "integrity check" in response.get_json()["error"]["message"]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.documents import DocumentKeyError, DocumentStore, DocumentTampered, new_documents_key, parse_keys
+from shared.documents import (DocumentKeyError, DocumentNotEncrypted, DocumentStore, DocumentTampered,
+                              new_documents_key, parse_keys)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -62,8 +63,38 @@ def test_a_document_moved_under_another_name_is_refused(tmp_path, key):
         store.read("dossiers/nip27-0004.pdf")
 
 
+def test_an_unencrypted_file_put_in_place_of_an_encrypted_one_is_refused(tmp_path, key, monkeypatch):
+    monkeypatch.delenv("DOCUMENTS_ALLOW_PLAINTEXT", raising=False)
+    store = DocumentStore(tmp_path, keys=key)
+    store.put_at("dossiers/nip27-0010.pdf", b"%PDF the real dossier")
+    (tmp_path / "dossiers/nip27-0010.pdf").write_bytes(b"%PDF a dossier of the attacker's own")
+
+    with pytest.raises(DocumentNotEncrypted, match="nip27-0010.*not encrypted.*DOCUMENTS_ALLOW_PLAINTEXT=1"):
+        store.read("dossiers/nip27-0010.pdf")
+    with pytest.raises(DocumentTampered):  # callers that refuse a tampered document refuse this one too
+        store.read("dossiers/nip27-0010.pdf")
+    with pytest.raises(DocumentNotEncrypted):  # nor does a rotation launder it under the current key
+        DocumentStore(tmp_path, keys=f"{new_documents_key()},{key}").rotate()
+    assert (tmp_path / "dossiers/nip27-0010.pdf").read_bytes() == b"%PDF a dossier of the attacker's own"
+
+
+@pytest.mark.parametrize("value, allowed", [("1", True), ("true", True), ("", False), ("0", False)])
+def test_plaintext_is_read_only_in_the_migration_window_the_setting_opens(tmp_path, key, monkeypatch, value,
+                                                                          allowed):
+    monkeypatch.setenv("DOCUMENTS_ALLOW_PLAINTEXT", value)
+    (tmp_path / "dossiers").mkdir()
+    (tmp_path / "dossiers/nip27-0011.pdf").write_bytes(b"%PDF stored before encryption")
+    store = DocumentStore(tmp_path, keys=key)
+
+    if allowed:
+        assert store.read("dossiers/nip27-0011.pdf") == b"%PDF stored before encryption"
+    else:
+        with pytest.raises(DocumentNotEncrypted):
+            store.read("dossiers/nip27-0011.pdf")
+
+
 def test_rotation_re_encrypts_everything_and_every_document_stays_readable(tmp_path, key):
-    old = DocumentStore(tmp_path, keys=key)
+    old = DocumentStore(tmp_path, keys=key, allow_plaintext=True)  # the migration window
     documents = {old.put(f"upload {n}".encode()): f"upload {n}".encode() for n in range(5)}
     (tmp_path / "dossiers").mkdir()
     (tmp_path / "dossiers/nip27-0005.pdf").write_bytes(b"%PDF stored before encryption")  # a legacy file
@@ -71,12 +102,12 @@ def test_rotation_re_encrypts_everything_and_every_document_stays_readable(tmp_p
     assert old.read("dossiers/nip27-0005.pdf") == b"%PDF stored before encryption"
 
     new = new_documents_key()
-    rotating = DocumentStore(tmp_path, keys=f"{new},{key}")
+    rotating = DocumentStore(tmp_path, keys=f"{new},{key}", allow_plaintext=True)
     progress = []
     assert rotating.rotate(progress=lambda n, total, _: progress.append((n, total))) == 6
     assert progress[-1] == (6, 6)
 
-    only_new = DocumentStore(tmp_path, keys=new)  # the old key can go now
+    only_new = DocumentStore(tmp_path, keys=new, allow_plaintext=False)  # the old key and the window can go now
     assert {k: only_new.read(k) for k in documents} == documents
     assert {only_new.key_id(k) for k in documents} == {parse_keys(new).current}
     assert b"stored before encryption" not in everything_under(tmp_path)
