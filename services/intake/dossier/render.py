@@ -447,8 +447,10 @@ def convert_docx(data: bytes) -> str | None:
     """The Word document as sanitised HTML, or None when it cannot be converted."""
     images = _InlineImages()
     try:
+        # external_file_access: never read a file or URL the document points to (an image "linked" to
+        # file:///etc/passwd); False is mammoth's default since 1.11, said here so no upgrade can change it
         result = mammoth.convert_to_html(io.BytesIO(data), convert_image=mammoth.images.img_element(images),
-                                         style_map="br[type='page'] => hr")
+                                         style_map="br[type='page'] => hr", external_file_access=False)
         if len(result.value) > MAX_CONVERTED_CHARS:
             raise ValueError("too long")
         return nh3.clean(result.value, tags=_DOCX_TAGS, attributes=_DOCX_ATTRIBUTES, url_schemes={"data"},

@@ -2,16 +2,19 @@
 under its own bookmark and numbered like every other page; one that cannot be converted is named and flagged."""
 from __future__ import annotations
 
+import base64
 import io
+import re
 import zipfile
 
+import mammoth
 from docx import Document
 from docx.enum.text import WD_BREAK
 from docx.shared import Cm
 from PIL import Image
 from pypdf import PdfReader
 
-from services.intake.dossier.render import Attachment, render_dossier
+from services.intake.dossier.render import Attachment, convert_docx, render_dossier
 from services.intake.programme.defaults import DOCX, PDF
 from tests import hostile
 from tests.factories import make_docx, make_pdf
@@ -141,3 +144,33 @@ def test_a_converted_word_document_keeps_no_link_and_loads_nothing():
     page = reader.pages[bookmarks(rendered.pdf)["Curriculum vitae"]]
     assert "my portfolio" in page.extract_text() and "<script>alert(1)</script>" in page.extract_text()
     assert all("/Annots" not in p for p in reader.pages) and b"127.0.0.1:9" not in rendered.pdf
+
+
+def linked_picture_cv(target: str) -> bytes:
+    """A Word CV whose picture is not embedded but linked (`r:link`, TargetMode External) to `target`."""
+    source = zipfile.ZipFile(io.BytesIO(word_cv(picture=png(40, 40))))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                data = data.replace(b'r:embed="', b'r:link="')
+            elif info.filename == "word/_rels/document.xml.rels":
+                data = re.sub(rb'Target="media/[^"]+"', f'Target="{target}" TargetMode="External"'.encode(), data)
+            archive.writestr(info.filename, data)
+    return buffer.getvalue()
+
+
+def test_a_picture_linked_to_a_file_on_the_worker_is_never_read(tmp_path, monkeypatch):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(png(30, 30, "1"))
+    calls = []
+    convert = mammoth.convert_to_html
+    monkeypatch.setattr(mammoth, "convert_to_html", lambda *a, **k: calls.append(k) or convert(*a, **k))
+
+    html = convert_docx(linked_picture_cv(secret.as_uri()))
+
+    assert html is not None and "Quokka Foundation" in html
+    assert "<img" not in html and base64.b64encode(secret.read_bytes())[:24].decode() not in html
+    # said explicitly, not left to the library's default (mammoth read such files by default before 1.11)
+    assert [k.get("external_file_access") for k in calls] == [False]
