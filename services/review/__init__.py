@@ -17,6 +17,7 @@ from services.review.departments import DEPARTMENTS
 from shared.celery import make_celery
 from shared.config import Settings, SettingsError, restrict_file_modes
 from shared.logging import configure_logging
+from shared.bounds import register_converters
 from shared.web import instrument, ops_blueprint, register_error_handlers, send_security_headers
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, first_admin: bool = True, we
         # a form's CSRF token lives no longer than the session it was issued in
         WTF_CSRF_TIME_LIMIT=int(staff_sessions.DEFAULT_IDLE_LIMIT.total_seconds()),
     )
+    register_converters(app)  # `<id:...>` in the routes below
     db.init_app(app, settings.review_database_url)
     register_error_handlers(app, html_handler=_html_error)
     instrument(app, "review")

@@ -1,11 +1,18 @@
 """`/openapi.json`: the staff API of review, described from its marshmallow schemas."""
-from services.review.accounts.schemas import NewUser, RefreshRequest, TokenRequest, UserChange, UserOut
-from services.review.applications.schemas import ApplicationOut, ApplicationSummaryOut, ListArgs
+from services.review.accounts.schemas import (NewUser, RefreshRequest, TokenRequest, UserChange, UserChangedOut, UserOut,
+                                              UserStatusOut)
+from services.review.applications.schemas import ApplicationDetailOut, ApplicationOut, ApplicationSummaryOut, ListArgs
 from services.review.decisions.schemas import DecisionIn, DecisionOut, ReleaseIn
 from services.review.privacy.openapi import add_paths as add_privacy_paths
-from shared.openapi import errors, json_content, new_spec, openapi_blueprint, path_parameter
+from shared.bounds import id_path_parameter
+from shared.openapi import ERROR_RESPONSE, errors, json_content, new_spec, openapi_blueprint, path_parameter
 
 STAFF: list[dict[str, list[str]]] = [{"staffToken": []}]
+# the sign-in calls: a per-address limit (Flask-Limiter) and a per-account lock-out, both 429
+RATE_LIMITED = ("/api/v1/auth/token", "/api/v1/auth/refresh")
+# the list's query as a form sends it: an empty parameter means no filter (applications.schemas.clean_args)
+EMPTY_MEANS_NO_FILTER = ("/api/v1/applications", "/api/v1/applications.csv", "/api/v1/decisions/releasable",
+                         "/api/v1/audit")
 
 
 def _ok(description: str, schema) -> dict:
@@ -28,8 +35,8 @@ def build_spec() -> dict:
         "token": {"type": "string", "description": "Access token: `Authorization: Bearer <token>`"},
         "refresh_token": {"type": "string"}, "expires_in": {"type": "integer", "description": "seconds"},
         "token_type": {"type": "string", "enum": ["Bearer"]}}})
-    spec.components.schema("User", {"allOf": [{"$ref": "#/components/schemas/UserOut"}, {
-        "type": "object", "properties": {"locked": {"type": "boolean"}}}]})
+    spec.components.schema("User", schema=UserStatusOut)
+    spec.components.schema("UserChanged", schema=UserChangedOut)
     spec.components.schema("DeadLetter", {"type": "object", "properties": {
         "id": {"type": "integer"}, "event_id": {"type": "string"}, "event_type": {"type": "string"},
         "task": {"type": "string"}, "error": {"type": "string"}, "attempts": {"type": "integer"},
@@ -49,7 +56,7 @@ def build_spec() -> dict:
                                                             "every filter but the status applied",
                                                             "additionalProperties": {"type": "integer"}}}}
 
-    reference, user_id = path_parameter("reference"), path_parameter("user_id", "integer")
+    reference, user_id = path_parameter("reference"), id_path_parameter("user_id")
     spec.path("/api/v1/auth/token", operations={"post": {
         "summary": "Sign in: an access token and a refresh token", "requestBody": _body("TokenRequest"),
         "responses": {"200": _ok("Signed in", "TokenPair"), **errors("400", "401", "429")}}})
@@ -66,11 +73,7 @@ def build_spec() -> dict:
     spec.path("/api/v1/users/{user_id}", operations={"patch": {
         "summary": "Change a user's role, departments or active flag (admins)", "security": STAFF,
         "parameters": [user_id], "requestBody": _body("UserChange"),
-        "responses": {"200": _ok("The user, and what became of their open assignments", {"allOf": [ref("User"), {
-            "type": "object", "properties": {"assignments": {
-                "type": "object", "description": "unscored assignments the change left them unable to keep: "
-                "moved to another reviewer of the same department, or removed when there was none",
-                "properties": {"moved": {"type": "integer"}, "unassigned": {"type": "integer"}}}}}]}),
+        "responses": {"200": _ok("The user, and what became of their open assignments", "UserChanged"),
             **errors("400", "401", "403", "404", "409")}}})
     spec.path("/api/v1/users/{user_id}/unlock", operations={"post": {
         "summary": "Lift a sign-in lock-out (admins)", "security": STAFF, "parameters": [user_id],
@@ -81,10 +84,8 @@ def build_spec() -> dict:
         "responses": {"200": _ok("A page", page_of("ApplicationSummary")), **errors("400", "401", "403")}}})
     spec.path("/api/v1/applications/{reference}", operations={"get": {
         "summary": "One application with its decision", "security": STAFF, "parameters": [reference],
-        "responses": {"200": _ok("The application", {"allOf": [ref("Application"), {
-            "type": "object", "properties": {"decision": {"allOf": [ref("Decision")], "nullable": True},
-                                             "proposal": {"allOf": [ref("Proposal")], "nullable": True,
-                                                          "description": "the open proposal (not to reviewers)"}}}]}),
+        "responses": {"200": _ok("The application, its decision and (not to reviewers) the open proposal",
+                                 "ApplicationDetail"),
             **errors("401", "403", "404")}}})
     spec.path("/api/v1/applications/{reference}/decision", operations={"post": {
         "summary": "Record or change the decision (admins)", "security": STAFF, "parameters": [reference],
@@ -107,7 +108,8 @@ def build_spec() -> dict:
     _workbench_paths(spec, ref)
     _proposal_paths(spec, reference)
     add_privacy_paths(spec)
-    return spec.to_dict()
+    spec.components.schema("ApplicationDetail", schema=ApplicationDetailOut)
+    return complete_responses(spec.to_dict())
 
 
 def _review_paths(spec, ref, reference) -> None:
@@ -160,6 +162,8 @@ def _workbench_paths(spec, ref) -> None:
     """Bulk decisions, what a release would send, the CSV export and the audit log."""
     from services.review.audit.schemas import AuditArgs, AuditEntryOut
     from services.review.decisions.schemas import BulkDecisionIn, BulkResultOut, ReleasableOut
+    from services.review.decisions.views import RELEASE_FILTERS
+    from services.review.reports.views import EXPORT_FILTERS
 
     for name, schema in (("BulkDecisionIn", BulkDecisionIn), ("BulkResult", BulkResultOut),
                          ("Releasable", ReleasableOut), ("AuditEntry", AuditEntryOut)):
@@ -173,13 +177,12 @@ def _workbench_paths(spec, ref) -> None:
     spec.path("/api/v1/decisions/releasable", operations={"get": {
         "summary": "What releasing the list filtered so would send: how many candidates, in which languages "
                    "(admins); post its items' reference and version to /api/v1/decisions/release",
-        "security": STAFF, "parameters": [{"in": "query", "schema": ListArgs(
-            only=("department", "eligible", "duplicate", "reviewer", "score_min", "score_max", "q"))}],
+        "security": STAFF, "parameters": [{"in": "query", "schema": ListArgs(only=RELEASE_FILTERS)}],
         "responses": {"200": _ok("The recorded decisions waiting for release", "Releasable"),
                       **errors("401", "403", "422")}}})
     spec.path("/api/v1/applications.csv", operations={"get": {
         "summary": "The list with the same filters and order, as a streamed CSV (audited)", "security": STAFF,
-        "parameters": [{"in": "query", "schema": ListArgs(exclude=("page", "per_page"))}],
+        "parameters": [{"in": "query", "schema": ListArgs(only=EXPORT_FILTERS)}],
         "responses": {"200": {"description": "CSV, one line per application",
                               "content": {"text/csv": {"schema": {"type": "string"}}}},
                       **errors("401", "422")}}})
@@ -206,6 +209,34 @@ def _proposal_paths(spec, reference) -> None:
         "security": STAFF, "parameters": [reference],
         "requestBody": {"required": False, "content": json_content("AcceptProposalIn")},
         "responses": {"200": _ok("The decision", "Decision"), **errors("401", "403", "404", "409", "422")}}})
+
+
+def complete_responses(spec: dict) -> dict:
+    """Add the answers every route can give through the shared handlers (shared/web.py), so none is missing.
+
+    400: a NUL character in a parameter or the body; 401: no valid bearer token on a staff route; 404: a path
+    whose id is out of range (shared/bounds.py) or whose reference is not the caller's; 422: fields that do
+    not load; 429: the sign-in limits; 503: the database connection cut mid-request (safe to retry).
+    """
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            codes = {"503"}
+            parameters = operation.get("parameters", [])
+            if parameters or "requestBody" in operation:
+                codes |= {"400", "422"}
+            if operation.get("security"):
+                codes.add("401")
+            if any(p["in"] == "path" for p in parameters):
+                codes.add("404")
+            if path in RATE_LIMITED:
+                codes.add("429")
+            for code in sorted(codes):
+                operation["responses"].setdefault(code, ERROR_RESPONSE)
+            if path in EMPTY_MEANS_NO_FILTER:
+                for parameter in parameters:
+                    if parameter["in"] == "query":
+                        parameter["allowEmptyValue"] = True
+    return spec
 
 
 bp = openapi_blueprint(build_spec)

@@ -14,6 +14,11 @@ ROLES = ("admin", "coordinator", "reviewer")
 LANGUAGES = ("en", "fr")
 
 
+# users.id is an INTEGER column (32 bits on PostgreSQL): a larger id, though a valid id for the API
+# (shared/bounds.py), names no user, and the database would refuse it in a query
+MAX_USER_ID = 2**31 - 1
+
+
 class User(UserMixin, Base):
     __tablename__ = "users"
 

@@ -5,6 +5,16 @@ from services.review.accounts.models import LANGUAGES, ROLES
 from services.review.departments import DEPARTMENT_CODES
 
 
+class JsonBoolean(fields.Boolean):
+    """JSON `true` or `false` only: not 0, 1 or a string (`0 in {False}` holds in Python, so `truthy` cannot
+    say it)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class TokenRequest(Schema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
@@ -23,7 +33,7 @@ class NewUser(Schema):
 
 
 class UserChange(Schema):
-    active = fields.Boolean(truthy={True}, falsy={False})  # JSON true/false only
+    active = JsonBoolean()
     role = fields.String(validate=validate.OneOf(ROLES))
     departments = fields.List(fields.String(validate=validate.OneOf(DEPARTMENT_CODES)))
     language = fields.String(validate=validate.OneOf(LANGUAGES))
@@ -42,3 +52,19 @@ class UserOut(Schema):
     active = fields.Boolean()
     language = fields.String()
     created_at = fields.AwareDateTime()
+
+
+class UserStatusOut(UserOut):
+    """A user as the list, a change and an unlock answer it: with whether sign-in is locked."""
+    locked = fields.Boolean()
+
+
+class HandoverOut(Schema):
+    """Unscored assignments a change left the user unable to keep: moved to another reviewer of the same
+    department, or removed when there was none."""
+    moved = fields.Integer()
+    unassigned = fields.Integer()
+
+
+class UserChangedOut(UserStatusOut):
+    assignments = fields.Nested(HandoverOut)

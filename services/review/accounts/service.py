@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.review.accounts import sessions, tokens
-from services.review.accounts.models import LoginThrottle, User
+from services.review.accounts.models import MAX_USER_ID, LoginThrottle, User
 from services.review.reviews.service import Handover, hand_over_assignments
 from shared.db import utcnow
 
@@ -152,7 +152,7 @@ def unlock(*, session: Session, user: User) -> bool:
 
 
 def get_user(*, session: Session, user_id: int) -> User | None:
-    return session.get(User, user_id)
+    return session.get(User, user_id) if user_id <= MAX_USER_ID else None
 
 
 def list_users(*, session: Session) -> list[User]:

@@ -151,6 +151,7 @@ def _user_or_404(user_id: int) -> User:
 
 
 def _user_out(user: User, locked: set[int]) -> dict:
+    """`UserStatusOut`: the user and whether their sign-in is locked."""
     return {**UserOut().dump(user), "locked": user.id in locked}
 
 
@@ -198,7 +199,7 @@ def _handover_message(handover: Handover) -> str:
                          moved=handover.moved, left=handover.unassigned)
 
 
-@api.patch("/users/<int:user_id>")
+@api.patch("/users/<id:user_id>")
 @api_admin_required
 def update_user(user_id: int):
     changes = UserChange().load(request.get_json(silent=True) or {})
@@ -210,7 +211,7 @@ def update_user(user_id: int):
                     "assignments": {"moved": handover.moved, "unassigned": handover.unassigned}})
 
 
-@api.post("/users/<int:user_id>/unlock")
+@api.post("/users/<id:user_id>/unlock")
 @api_admin_required
 def unlock_user(user_id: int):
     user = _user_or_404(user_id)
@@ -229,7 +230,7 @@ def users_page():
                            locked=service.locked_users(session=db.session, users=users))
 
 
-@bp.post("/users/<int:user_id>")
+@bp.post("/users/<id:user_id>")
 @page_admin_required
 def update_user_page(user_id: int):
     """One action from the users page: activate, deactivate, unlock or set role and departments."""

@@ -3,6 +3,7 @@ from flask import url_for
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.review.applications.models import STATUSES
+from shared.bounds import Id
 from services.review.applications.service import MAX_PER_PAGE, PER_PAGE, SORTS, flagged_duplicate
 from services.review.departments import DEPARTMENT_CODES
 from services.review.i18n import country_label, department_label, session_label, status_label
@@ -20,7 +21,7 @@ class ListArgs(Schema):
     duplicate = fields.Boolean(load_default=None)
     # an open coordinators' proposal awaiting an admin
     proposed = fields.Boolean(load_default=None)
-    reviewer = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=1))
+    reviewer = Id(load_default=None)
     score_min = fields.Float(load_default=None, validate=validate.Range(min=0, max=100))
     score_max = fields.Float(load_default=None, validate=validate.Range(min=0, max=100))
     q = fields.String(load_default=None, validate=validate.Length(max=100))
@@ -48,6 +49,7 @@ def url_args(args: dict, **changes) -> dict:
 
 
 class ApplicationSummaryOut(Schema):
+    """An item of the list; `proposed` (the decision an open proposal asks for) is not given to reviewers."""
     reference = fields.String()
     status = fields.String(allow_none=True)
     status_label = fields.Function(lambda a: status_label(a.status))
@@ -67,6 +69,7 @@ class ApplicationSummaryOut(Schema):
     reviews_done = fields.Integer()
     reviews_assigned = fields.Integer()
     dossier_ready = fields.Boolean()
+    proposed = fields.String(allow_none=True)
 
 
 class ApplicationOut(ApplicationSummaryOut):
@@ -84,3 +87,22 @@ class ApplicationOut(ApplicationSummaryOut):
         "url": url_for("applications.dossier", reference=a.reference) if a.dossier_ready else None,
     })
     updated_at = fields.AwareDateTime()
+
+
+def _decision_out() -> Schema:
+    from services.review.decisions.schemas import DecisionOut  # decisions' schemas use i18n, which uses these
+
+    return DecisionOut()
+
+
+def _proposal_out() -> Schema:
+    from services.review.decisions.schemas import ProposalOut
+
+    return ProposalOut()
+
+
+class ApplicationDetailOut(ApplicationOut):
+    """`GET /api/v1/applications/<reference>`: the application, its decision and (not to reviewers) the open
+    proposal."""
+    decision = fields.Nested(_decision_out, allow_none=True)
+    proposal = fields.Nested(_proposal_out, allow_none=True)

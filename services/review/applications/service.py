@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Row, Select, SQLColumnExpression, and_, ca
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, joinedload, load_only
 
-from services.review.accounts.models import User
+from services.review.accounts.models import MAX_USER_ID, User
 from services.review.applications.models import Application, ApplicationDepartment
 from services.review.decisions.models import DecisionProposal, proposal_open
 from services.review.reviews.models import Assignment, Review
@@ -51,6 +51,8 @@ def _in_departments(departments) -> ColumnElement[bool]:
 
 
 def _assigned_to(user_id: int) -> ColumnElement[bool]:
+    if user_id > MAX_USER_ID:
+        return false()  # no such user
     return exists().where(Assignment.reference == Application.reference, Assignment.reviewer_id == user_id)
 
 

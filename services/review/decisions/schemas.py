@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.bounds import MAX_ID
 from shared.events import DECISIONS
 
 # Suggested in the UI; the API accepts any short code so offices can add their own.
@@ -24,7 +25,7 @@ class DecisionIn(Schema):
 
 class ConfirmedDecision(Schema):
     reference = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class ReleaseIn(Schema):
@@ -93,7 +94,7 @@ class ProposalIn(ReasonedDecisionIn):
 
 class AcceptProposalIn(Schema):
     """The proposal's version the admin saw; without it, whatever is proposed now is accepted."""
-    version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+    version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class ProposalOut(Schema):
@@ -104,3 +105,4 @@ class ProposalOut(Schema):
     note = fields.String(allow_none=True)
     proposed_by = fields.String()
     proposed_at = fields.AwareDateTime()
+

@@ -12,6 +12,8 @@ from services.review.db import db
 from services.review.emails.client import NotifyClient, NotifyRefused, NotifyUnavailable
 from services.review.reviews.service import blind_for
 
+MAX_PAGE = 100_000  # as the other lists; a larger number would only overflow notify's query
+
 bp = Blueprint("emails", __name__)
 UNAVAILABLE = _l("The email service cannot be reached right now; try again shortly.")
 
@@ -37,7 +39,7 @@ def application_emails(reference: str):
 @bp.get("/emails/failed")
 @page_admin_required
 def failed_emails():
-    page = request.args.get("page", 1, type=int) or 1
+    page = min(request.args.get("page", 1, type=int) or 1, MAX_PAGE)
     try:
         log = _notify().deliveries(state="failed", page=max(page, 1))
     except (NotifyUnavailable, NotifyRefused):
@@ -45,7 +47,7 @@ def failed_emails():
     return render_template("emails/failed.html", log=log, unavailable=UNAVAILABLE)
 
 
-@bp.post("/emails/<int:delivery_id>/resend")
+@bp.post("/emails/<id:delivery_id>/resend")
 @page_admin_required
 def resend(delivery_id: int):
     email = (request.form.get("email") or "").strip() or None

@@ -1,7 +1,9 @@
 """Request and response shapes of the reviews, assignments and review settings API."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from services.review.accounts.schemas import JsonBoolean
 from services.review.reviews.models import RECOMMENDATIONS
+from shared.bounds import Id
 
 
 class ReviewIn(Schema):
@@ -23,8 +25,8 @@ class ReviewOut(Schema):
 
 
 class AssignmentIn(Schema):
-    reviewer_id = fields.Integer(required=True, strict=True)
-    replaces = fields.Integer(load_default=None, allow_none=True, strict=True)
+    reviewer_id = Id(required=True, strict=True)
+    replaces = Id(load_default=None, allow_none=True, strict=True)
 
 
 class AssignmentOut(Schema):
@@ -38,7 +40,12 @@ class AssignmentOut(Schema):
 
 class SettingsIn(Schema):
     reviewers_per_application = fields.Integer(strict=True, validate=validate.Range(min=1, max=10))
-    blind_round = fields.Boolean()
+    blind_round = JsonBoolean()
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Send reviewers_per_application, blind_round or both.", "_schema")
 
 
 class SettingsOut(Schema):

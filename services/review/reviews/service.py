@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.review.accounts.models import User
+from services.review.accounts.models import MAX_USER_ID, User
 from services.review.applications.models import Application
 from services.review.applications.service import get_application
 from services.review.audit import service as audit
@@ -230,7 +230,7 @@ def reassign(*, session: Session, staff: StaffIdentity, reference: str, reviewer
         raise ApiError(409, "not_under_review", "Reviewers are assigned only while the application is under review.")
     current = {a.reviewer_id: a for a in session.scalars(
         select(Assignment).where(Assignment.reference == reference).with_for_update())}
-    reviewer = session.get(User, reviewer_id)
+    reviewer = session.get(User, reviewer_id) if reviewer_id <= MAX_USER_ID else None
     departments = _assignable_departments(staff, application)
     if reviewer is None or not reviewer.active or reviewer.role != "reviewer":
         raise ApiError(422, "invalid_fields", "Choose an active reviewer.",
