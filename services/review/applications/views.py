@@ -146,6 +146,8 @@ def detail_api(reference: str):
     body = ApplicationOut().dump(application)
     if blind_for(session=db.session, staff=g.staff):
         body = redact(body)
+        # a possible duplicate's message names the other applications, which a blind reviewer could look up
+        body["problems"] = [p for p in body.get("problems") or [] if p.get("code") != service.DUPLICATE_PROBLEM]
     (body,) = hide_scores_until_reviewed(session=db.session, staff=g.staff, items=[body])
     body["decision"] = DecisionOut().dump(decision) if decision else None
     proposal = open_proposal(session=db.session, reference=reference) if g.staff.role != "reviewer" else None

@@ -82,3 +82,20 @@ def test_a_photo_in_a_word_cv_is_in_the_full_dossier_and_nowhere_in_the_blind_on
     blind_text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(rendered.blind.pdf)).pages)
     assert "Quokka Foundation" in blind_text and "Certificate of enrolment" in blind_text
     assert rendered.blind.pages == rendered.pages
+
+
+def test_the_blind_dossier_does_not_name_the_applications_a_possible_duplicate_points_to():
+    duplicate = {"code": "possible_duplicate", "message": "Possibly the same person as NIP27-OTHER-0042: same email, "
+                                                          "or same name and date of birth."}
+    missing = {"code": "missing_document", "message": "Proof of study is missing."}
+    rendered = render_dossier(context={**CONTEXT, "problems": [duplicate, missing]},
+                              attachments=[Attachment("Curriculum vitae", make_pdf("CV"), "application/pdf", "cv.pdf")],
+                              reference=CONTEXT["reference"])
+
+    def text(pdf: bytes) -> str:
+        return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+    assert "NIP27-OTHER-0042" in text(rendered.pdf)  # staff who see the person see the link between applications
+    blind = text(rendered.blind.pdf)
+    assert "NIP27-OTHER-0042" not in blind and "possible_duplicate" not in blind
+    assert "Proof of study is missing." in blind

@@ -14,7 +14,7 @@ from services.review.reviews.models import Review
 from shared.documents import DocumentStore
 from tests.factories import make_pdf
 
-from .conftest import (PASSWORD, T0, bearer, csrf_token, dossier_rendered, envelope, login, signed_in,
+from .conftest import (PASSWORD, T0, bearer, checked, csrf_token, dossier_rendered, envelope, login, signed_in,
                        token_for)
 
 @pytest.fixture(autouse=True)
@@ -256,6 +256,28 @@ def test_the_blind_round_hides_the_person_from_reviewers_only(app, admin, team, 
     _blind_round(app, admin, on=False)
     assert client.get("/api/v1/applications/NIP27-0612", headers=headers("r1@example.org")).get_json()["name"] \
         == "Zora Quintero"
+
+
+def test_the_blind_round_hides_which_other_applications_a_possible_duplicate_points_to(
+        app, admin, team, headers, under_review, deliver):
+    under_review("NIP27-0614")
+    deliver(checked("NIP27-0614", problems=[
+        {"code": "possible_duplicate", "message": "Possibly the same person as NIP27-0099: same email, or same name "
+                                                  "and date of birth."},
+        {"code": "missing_document", "message": "Proof of study is missing."}]))
+    _blind_round(app, admin)
+    client = app.test_client()
+
+    blind = client.get("/api/v1/applications/NIP27-0614", headers=headers("r1@example.org")).get_json()
+    assert [p["code"] for p in blind["problems"]] == ["missing_document"]
+    page = signed_in(app, "r1@example.org").get("/applications/NIP27-0614").get_data(as_text=True)
+    assert "NIP27-0099" not in page and "Proof of study is missing." in page
+    seen = client.get("/api/v1/applications/NIP27-0614", headers=headers("coord@example.org")).get_json()
+    assert "NIP27-0099" in seen["problems"][0]["message"]  # staff who see the person see the link
+
+    _blind_round(app, admin, on=False)
+    unblind = client.get("/api/v1/applications/NIP27-0614", headers=headers("r1@example.org")).get_json()
+    assert [p["code"] for p in unblind["problems"]] == ["possible_duplicate", "missing_document"]
 
 
 def test_under_the_blind_round_a_reviewer_gets_the_blind_dossier_or_nothing(app, review_settings, admin, team,
