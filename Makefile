@@ -25,9 +25,11 @@ $(VAR_DIR)/admin_password:
 	umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(16))" > $@
 
 .PHONY: keys
-# a fresh .env block with every production key (docs/security.md)
+# a fresh .env block with every production key (docs/security.md); the backup key last: give it to the backup
+# job and keep a copy off the cluster with whoever may restore (docs/operations.md, "Back up and restore")
 keys: install
 	@$(PY) -m shared.keys
+	@$(PY) -m shared.backup new-key
 
 migrate: install
 	$(PY) -m services.intake migrate

@@ -3,8 +3,11 @@
     python -m shared.backup create --out FILE        # while the stack runs
     python -m shared.backup restore FILE [--force]   # into empty databases and an empty documents folder
     python -m shared.backup verify FILE              # checksums and manifest only, changes nothing
+    python -m shared.backup new-key                  # a fresh BACKUP_KEY
 
-The archive is a tar file (created 0600: it holds every applicant's data) with
+The archive is a tar file, encrypted under the backup key (`BACKUP_KEY`, AES-256-GCM in 1 MiB chunks, see
+"encryption" below; a key held by the backup job and whoever restores, not by the stack's services) and
+created 0600 (it holds every applicant's data, staff password hashes included), with
 `databases/<service>.pgdump` (pg_dump's custom format) or `databases/<service>.sqlite` (SQLite's online
 backup), `documents/<key>` for every stored document (as stored: encrypted, so a restore needs the
 `DOCUMENTS_KEYS` of the stack that took it; see shared/documents.py), and `manifest.json` (written last) with the time,
@@ -33,16 +36,22 @@ import sys
 import tarfile
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import make_url, text
 from sqlalchemy.engine import URL
 
-from shared.config import Settings
+from shared.config import Settings, _secret_file
 from shared.db import make_engine
-from shared.documents import DocumentStore
+from shared.documents import DocumentKeyError, DocumentStore, Keyring, new_documents_key, parse_keys
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +199,146 @@ def resend_events_since(target: Target, since: datetime) -> int:
         engine.dispose()
 
 
+# ---------------------------------------------------------------------------------------------- encryption
+
+# The archive on disk: `NIPBAK\x01`, the key id's length and id, a 16-byte salt, then the tar in chunks of 1 MiB,
+# each AES-256-GCM sealed under a key derived from the backup key and the salt (HKDF-SHA256), with the chunk's
+# number and a last-chunk flag as its nonce and the header as associated data (the STREAM construction, as in
+# age and Tink): a chunk changed, moved, dropped or added, or the end cut off, is refused.
+BACKUP_KEY_ENV = "BACKUP_KEY"
+MAGIC = b"NIPBAK\x01"
+SALT_BYTES = 16
+TAG_BYTES = 16
+CRYPT_CHUNK = 1024 * 1024
+
+
+def new_backup_key() -> str:
+    """A `kid:base64key` value for BACKUP_KEY (on rotation, the new one first: `new,old`)."""
+    return new_documents_key()
+
+
+def backup_key(settings: Settings) -> str:
+    """BACKUP_KEY from the environment; in embedded mode one generated into var/backup_key (0600)."""
+    value = os.environ.get(BACKUP_KEY_ENV)
+    if value:
+        return value
+    if settings.embedded_broker:
+        return _secret_file(settings.var_dir, "backup_key", new_backup_key)
+    raise BackupError(f"{BACKUP_KEY_ENV} is not set: backups are encrypted (`make keys` prints one; keep it "
+                      "outside the stack, with whoever may restore)")
+
+
+def _keyring(value: str) -> Keyring:
+    try:
+        return parse_keys(value, BACKUP_KEY_ENV)
+    except DocumentKeyError as error:
+        raise BackupError(str(error)) from None
+
+
+def _cipher(key: bytes, salt: bytes) -> AESGCM:
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"nip backup archive").derive(key))
+
+
+def _nonce(index: int, last: bool) -> bytes:
+    return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+class _EncryptingWriter:
+    """What tarfile writes to: the archive's bytes, sealed a chunk at a time into `raw`."""
+
+    def __init__(self, raw, keyring: Keyring):
+        kid = keyring.current.encode()
+        salt = os.urandom(SALT_BYTES)
+        self.header = MAGIC + bytes([len(kid)]) + kid + salt
+        self.cipher = _cipher(keyring.key(keyring.current), salt)
+        self.raw, self.buffer, self.index, self.size = raw, bytearray(), 0, 0
+        raw.write(self.header)
+
+    def write(self, data) -> int:
+        self.buffer += data
+        self.size += len(data)
+        # a full chunk is sealed only once more follows, so the last chunk is never an empty one after a full one
+        while len(self.buffer) > CRYPT_CHUNK:
+            self._seal(bytes(self.buffer[:CRYPT_CHUNK]), last=False)
+            del self.buffer[:CRYPT_CHUNK]
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def finish(self) -> None:
+        self._seal(bytes(self.buffer), last=True)
+        self.buffer.clear()
+
+    def _seal(self, chunk: bytes, *, last: bool) -> None:
+        self.raw.write(self.cipher.encrypt(_nonce(self.index, last), chunk, self.header))
+        self.index += 1
+
+
+class _DecryptingReader(io.RawIOBase):
+    """The archive's tar bytes, read (and seeked: tarfile jumps to members) from the encrypted file."""
+
+    def __init__(self, raw, keyring: Keyring, name: str):
+        super().__init__()
+        self.raw, self.name = raw, name
+        head = raw.read(len(MAGIC) + 1 + 32 + SALT_BYTES)
+        length = head[len(MAGIC)] if len(head) > len(MAGIC) else 0
+        kid = head[len(MAGIC) + 1:len(MAGIC) + 1 + length].decode("ascii", "replace")
+        self.header = head[:len(MAGIC) + 1 + length + SALT_BYTES]
+        if not head.startswith(MAGIC) or not length or len(self.header) < len(MAGIC) + 1 + length + SALT_BYTES:
+            raise BackupError(f"{name} is not an encrypted backup archive")
+        try:
+            key = keyring.key(kid)
+        except DocumentKeyError:
+            raise BackupError(f"{name} is encrypted under backup key id {kid!r}, which {BACKUP_KEY_ENV} does not "
+                              "hold (keep retired backup keys after the current one while their backups may be "
+                              "restored)") from None
+        self.cipher = _cipher(key, self.header[-SALT_BYTES:])
+        body = os.fstat(raw.fileno()).st_size - len(self.header)
+        self.chunks = max(1, -(-body // (CRYPT_CHUNK + TAG_BYTES)))
+        last = body - (self.chunks - 1) * (CRYPT_CHUNK + TAG_BYTES) - TAG_BYTES
+        if last < 0:
+            raise BackupError(f"{name} is damaged: it is cut short")
+        self.cached: tuple[int, bytes] = (-1, b"")
+        self.size = (self.chunks - 1) * CRYPT_CHUNK + len(self._chunk(self.chunks - 1))  # authenticates the end
+        self.position = 0
+
+    def _chunk(self, index: int) -> bytes:
+        if self.cached[0] != index:
+            self.raw.seek(len(self.header) + index * (CRYPT_CHUNK + TAG_BYTES))
+            sealed = self.raw.read(CRYPT_CHUNK + TAG_BYTES)
+            try:
+                plain = self.cipher.decrypt(_nonce(index, index == self.chunks - 1), sealed, self.header)
+            except InvalidTag:
+                raise BackupError(f"{self.name} is damaged or was encrypted under another key with the same id "
+                                  f"(chunk {index} does not authenticate)") from None
+            self.cached = (index, plain)
+        return self.cached[1]
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.position >= self.size:
+            return 0
+        index, offset = divmod(self.position, CRYPT_CHUNK)
+        piece = self._chunk(index)[offset:offset + len(buffer)]
+        buffer[:len(piece)] = piece
+        self.position += len(piece)
+        return len(piece)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+
 # ---------------------------------------------------------------------------------------------- archive
 
 def _sha256_file(path: Path) -> str:
@@ -227,49 +376,60 @@ def _app_version() -> str:
         return "unknown"
 
 
-def create(*, settings: Settings, out: Path) -> dict:
-    """Write the archive to `out` (refusing to overwrite one) and return its manifest."""
+def create(*, settings: Settings, out: Path, key: str | None = None) -> dict:
+    """Write the archive to `out`, encrypted under the backup key (`key`, else BACKUP_KEY), refusing to
+    overwrite one; returns its manifest."""
     out = Path(out)
     if out.exists():
         raise BackupError(f"{out} exists; backups are never overwritten")
+    keyring = _keyring(key or backup_key(settings))
     out.parent.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc)
     members: dict[str, dict] = {}
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar, \
-                tempfile.TemporaryDirectory(prefix=".nip-backup-", dir=out.parent) as work:
-            databases = {}
-            # dumps are staged beside the archive: that volume is sized for backups, /tmp may not be
-            for target in targets(settings):
-                dumped = Path(work) / Path(target.member).name
-                began = time.monotonic()
-                dump(target, dumped)
-                digest = _sha256_file(dumped)
-                with dumped.open("rb") as handle:
-                    tar.addfile(_tarinfo(target.member, dumped.stat().st_size, time.time()), handle)
-                members[target.member] = {"sha256": digest, "size": dumped.stat().st_size}
-                databases[target.service] = {"engine": target.engine_name, "member": target.member,
-                                             "revision": revision(target)}
-                dumped.unlink()
-                log.info("database dumped", extra={"service": target.service, "bytes": members[target.member]["size"],
-                                                   "seconds": round(time.monotonic() - began, 2)})
-            # after the databases: every document a dumped row names was stored before that row committed
-            documents = _add_documents(tar, settings.documents_dir, members)
-            finished = datetime.now(timezone.utc)
-            manifest = {"format": FORMAT, "application": "nip-pipeline", "version": _app_version(),
-                        "started_at": started.isoformat(), "finished_at": finished.isoformat(),
-                        "databases": databases, "documents": documents, "members": members}
-            data = json.dumps(manifest, indent=2, sort_keys=True).encode()
-            tar.addfile(_tarinfo("manifest.json", len(data), finished.timestamp()), io.BytesIO(data))
+        with os.fdopen(fd, "wb") as raw:
+            sealed = _EncryptingWriter(raw, keyring)
+            manifest = _write_tar(sealed, settings=settings, out=out, started=started, members=members)
+            sealed.finish()
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, out)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    log.info("backup written", extra={"members": len(members), "documents": documents["count"]})
+    log.info("backup written", extra={"members": len(members), "documents": manifest["documents"]["count"],
+                                      "backup_key": keyring.current})
+    return manifest
+
+
+def _write_tar(sink, *, settings: Settings, out: Path, started: datetime, members: dict) -> dict:
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar, \
+            tempfile.TemporaryDirectory(prefix=".nip-backup-", dir=out.parent) as work:
+        databases = {}
+        # dumps are staged beside the archive: that volume is sized for backups, /tmp may not be
+        for target in targets(settings):
+            dumped = Path(work) / Path(target.member).name
+            began = time.monotonic()
+            dump(target, dumped)
+            digest = _sha256_file(dumped)
+            with dumped.open("rb") as handle:
+                tar.addfile(_tarinfo(target.member, dumped.stat().st_size, time.time()), handle)
+            members[target.member] = {"sha256": digest, "size": dumped.stat().st_size}
+            databases[target.service] = {"engine": target.engine_name, "member": target.member,
+                                         "revision": revision(target)}
+            dumped.unlink()
+            log.info("database dumped", extra={"service": target.service, "bytes": members[target.member]["size"],
+                                               "seconds": round(time.monotonic() - began, 2)})
+        # after the databases: every document a dumped row names was stored before that row committed
+        documents = _add_documents(tar, settings.documents_dir, members)
+        finished = datetime.now(timezone.utc)
+        manifest = {"format": FORMAT, "application": "nip-pipeline", "version": _app_version(),
+                    "started_at": started.isoformat(), "finished_at": finished.isoformat(),
+                    "databases": databases, "documents": documents, "members": members}
+        data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        tar.addfile(_tarinfo("manifest.json", len(data), finished.timestamp()), io.BytesIO(data))
     return manifest
 
 
@@ -311,11 +471,33 @@ def read_manifest(tar: tarfile.TarFile) -> dict:
     return manifest
 
 
-def _open_archive(path: Path) -> tarfile.TarFile:
+@contextmanager
+def _open_archive(path: Path, *, key: str | None, settings: Settings | None,
+                  allow_unencrypted: bool = False) -> Iterator[tarfile.TarFile]:
+    """The archive's tar, decrypted as it is read; an archive without encryption only when allowed."""
     try:
-        return tarfile.open(path, mode="r:")
-    except (OSError, tarfile.TarError) as error:
+        raw = open(path, "rb")
+    except OSError as error:
         raise BackupError(f"cannot read {path}: {error}") from None
+    with raw:
+        encrypted = raw.read(len(MAGIC)) == MAGIC
+        raw.seek(0)
+        if encrypted:
+            value = key or (backup_key(settings) if settings is not None else os.environ.get(BACKUP_KEY_ENV))
+            if not value:
+                raise BackupError(f"{BACKUP_KEY_ENV} is not set: the archive is encrypted")
+            source = io.BufferedReader(_DecryptingReader(raw, _keyring(value), path.name), CRYPT_CHUNK)
+        elif allow_unencrypted:
+            source = raw  # a backup taken before backups were encrypted, restored knowingly
+        else:
+            raise BackupError(f"{path} is not an encrypted backup: one taken before backups were encrypted "
+                              "(pass --allow-unencrypted to restore it knowingly) or not a backup at all")
+        try:
+            tar = tarfile.open(fileobj=source, mode="r:")
+        except (OSError, tarfile.TarError) as error:
+            raise BackupError(f"cannot read {path}: {error}") from None
+        with tar:
+            yield tar
 
 
 def _stage(tar: tarfile.TarFile, manifest: dict, work: Path | None) -> None:
@@ -353,9 +535,10 @@ def _sink(work: Path | None, name: str):
     return open(destination, "wb")
 
 
-def verify(*, archive: Path) -> dict:
-    """Check the manifest and every member's checksum, writing nothing."""
-    with _open_archive(Path(archive)) as tar:
+def verify(*, archive: Path, key: str | None = None, settings: Settings | None = None,
+           allow_unencrypted: bool = False) -> dict:
+    """Decrypt and check the manifest and every member's checksum, writing nothing."""
+    with _open_archive(Path(archive), key=key, settings=settings, allow_unencrypted=allow_unencrypted) as tar:
         manifest = read_manifest(tar)
         _stage(tar, manifest, None)
     return manifest
@@ -365,14 +548,16 @@ def _documents_present(root: Path) -> bool:
     return root.is_dir() and any(p.is_file() for p in root.rglob("*"))
 
 
-def restore(*, settings: Settings, archive: Path, force: bool = False, work_dir: Path | None = None) -> dict:
-    """Restore `archive` into the databases and documents folder `settings` names.
+def restore(*, settings: Settings, archive: Path, force: bool = False, work_dir: Path | None = None,
+            key: str | None = None, allow_unencrypted: bool = False) -> dict:
+    """Restore `archive` (decrypted with `key`, else BACKUP_KEY) into the databases and documents folder
+    `settings` names.
 
     Everything is checked first (manifest, every checksum, engines, empty targets); only then is anything
     written. Run each service's `migrate` afterwards when the code is newer than the backup.
     """
     archive = Path(archive)
-    with _open_archive(archive) as tar:
+    with _open_archive(archive, key=key, settings=settings, allow_unencrypted=allow_unencrypted) as tar:
         manifest = read_manifest(tar)
         planned = targets(settings)
         for target in planned:
@@ -438,8 +623,15 @@ def main(argv: list[str] | None = None) -> int:
                              help="where to stage the archive (default: inside the documents folder)")
     verify_cmd = commands.add_parser("verify", help="check an archive's manifest and checksums")
     verify_cmd.add_argument("archive", type=Path)
+    for command in (restore_cmd, verify_cmd):
+        command.add_argument("--allow-unencrypted", action="store_true",
+                             help="accept an archive taken before backups were encrypted")
+    commands.add_parser("new-key", help=f"print a fresh {BACKUP_KEY_ENV} value")
     args = parser.parse_args(argv)
 
+    if args.command == "new-key":
+        print(f"{BACKUP_KEY_ENV}={new_backup_key()}")
+        return 0
     settings = Settings.from_env()
     try:
         if args.command == "create":
@@ -447,11 +639,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"backup written to {args.out}: {len(manifest['databases'])} databases, "
                   f"{manifest['documents']['count']} documents")
         elif args.command == "restore":
-            manifest = restore(settings=settings, archive=args.archive, force=args.force, work_dir=args.work_dir)
+            manifest = restore(settings=settings, archive=args.archive, force=args.force, work_dir=args.work_dir,
+                               allow_unencrypted=args.allow_unencrypted)
             print(f"restored the backup of {manifest['started_at']}: {manifest['documents']['count']} documents, "
                   f"events to re-send {manifest['resent']}; now run each service's migrate")
         else:
-            manifest = verify(archive=args.archive)
+            manifest = verify(archive=args.archive, settings=settings, allow_unencrypted=args.allow_unencrypted)
             print(f"{args.archive}: backup of {manifest['started_at']}, {len(manifest['members'])} members, checksums ok")
     except BackupError as error:
         print(f"error: {error}", file=sys.stderr)

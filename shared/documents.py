@@ -91,25 +91,25 @@ class Keyring:
 
 
 @lru_cache(maxsize=8)
-def parse_keys(value: str | None) -> Keyring:
-    """`kid1:base64key,kid0:oldkey` → Keyring; DocumentKeyError naming the problem otherwise."""
+def parse_keys(value: str | None, env: str = ENV) -> Keyring:
+    """`kid1:base64key,kid0:oldkey` → Keyring; DocumentKeyError naming the problem (and `env`) otherwise."""
     if not value or not value.strip():
-        raise DocumentKeyError(f"{ENV} is not set (generate one with `python -m shared.keys`)")
+        raise DocumentKeyError(f"{env} is not set (generate one with `python -m shared.keys`)")
     keys: list[tuple[str, bytes]] = []
     for number, entry in enumerate(value.split(","), start=1):
         kid, sep, encoded = entry.strip().partition(":")
         if not sep or not _KID.match(kid):
-            raise DocumentKeyError(f"{ENV}: entry {number} is not `keyid:base64key` (key id: letters, digits, - or _)")
+            raise DocumentKeyError(f"{env}: entry {number} is not `keyid:base64key` (key id: letters, digits, - or _)")
         # either base64 alphabet, padding optional
         encoded = encoded.strip().replace("-", "+").replace("_", "/")
         try:
             key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except (binascii.Error, ValueError):
-            raise DocumentKeyError(f"{ENV}: key {kid!r} is not base64") from None
+            raise DocumentKeyError(f"{env}: key {kid!r} is not base64") from None
         if len(key) != KEY_BYTES:
-            raise DocumentKeyError(f"{ENV}: key {kid!r} is {len(key)} bytes; AES-256 needs {KEY_BYTES}")
+            raise DocumentKeyError(f"{env}: key {kid!r} is {len(key)} bytes; AES-256 needs {KEY_BYTES}")
         if any(kid == seen for seen, _ in keys):
-            raise DocumentKeyError(f"{ENV}: key id {kid!r} appears twice")
+            raise DocumentKeyError(f"{env}: key id {kid!r} appears twice")
         keys.append((kid, key))
     return Keyring(tuple(keys))
 

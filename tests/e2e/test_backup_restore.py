@@ -15,6 +15,7 @@ import requests
 from pypdf import PdfReader
 
 from services.notify.mailcatcher import free_port
+from shared.backup import new_backup_key
 from tests.conftest import RedisServer, fresh_database
 from tests.e2e.stack import ADMIN, ROOT, production_processes, production_secrets
 from tests.e2e.test_pipeline import caught_mail, wait_for
@@ -55,9 +56,10 @@ def in_review_with_dossier(stack, urls: dict, application: dict) -> None:
              stack=stack, what="the dossier in review")
 
 
-def backup_command(stack, *args: str) -> subprocess.CompletedProcess:
-    """`python -m shared.backup` with the settings compose's backup service gets (every database, the documents)."""
-    env = {**os.environ, **stack.service_env["migrate"], "PATH": f"{BIN}:{os.environ['PATH']}"}
+def backup_command(stack, *args: str, key: str) -> subprocess.CompletedProcess:
+    """`python -m shared.backup` with the settings compose's backup service gets (every database, the documents,
+    the backup key)."""
+    env = {**os.environ, **stack.service_env["migrate"], "PATH": f"{BIN}:{os.environ['PATH']}", "BACKUP_KEY": key}
     env.pop("PYTHONPATH", None)
     return subprocess.run([f"{BIN}/python", "-m", "shared.backup", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
@@ -66,6 +68,7 @@ def backup_command(stack, *args: str) -> subprocess.CompletedProcess:
 def test_a_stack_restored_from_a_mid_season_backup_carries_on(tmp_path, ports, redis_server):
     secrets = production_secrets()  # the same keys on both stacks: applicants' tokens keep working
     archive = tmp_path / "backups" / "mid-season.tar"
+    key = new_backup_key()  # held outside both stacks: by the backup job and by whoever restores
     first = {name: fresh_database(f"nip_e2e_backup_a_{name}") for name in ("intake", "review", "notify")}
     with production_processes(tmp_path / "a", ports, databases=first, broker_url=redis_server.url,
                               secrets=secrets) as (stack, urls, mail_dir):
@@ -78,7 +81,7 @@ def test_a_stack_restored_from_a_mid_season_backup_carries_on(tmp_path, ports, r
         assert decided.status_code in (200, 201), decided.text
         wait_for(lambda: len(caught_mail(mail_dir)) >= 4, stack=stack, what="received + under review, twice")
 
-        created = backup_command(stack, "create", "--out", str(archive))  # the stack keeps running meanwhile
+        created = backup_command(stack, "create", "--out", str(archive), key=key)  # the stack keeps running meanwhile
 
         assert created.returncode == 0, created.stderr
         before = {a["reference"]: status(urls, a) for a in (ana, jan)}
@@ -91,7 +94,7 @@ def test_a_stack_restored_from_a_mid_season_backup_carries_on(tmp_path, ports, r
         # restore before the new stack's migrate step: it goes into empty databases and an empty documents folder
         env = {**os.environ, "INTAKE_DATABASE_URL": second["intake"], "REVIEW_DATABASE_URL": second["review"],
                "NOTIFY_DATABASE_URL": second["notify"], "DOCUMENTS_DIR": str(tmp_path / "b" / "documents"),
-               "VAR_DIR": str(tmp_path / "b" / "var"), "BROKER_URL": redis_b.url}
+               "VAR_DIR": str(tmp_path / "b" / "var"), "BROKER_URL": redis_b.url, "BACKUP_KEY": key}
         env.pop("PYTHONPATH", None)
         restored = subprocess.run([f"{BIN}/python", "-m", "shared.backup", "restore", str(archive)], cwd=ROOT,
                                   env=env, capture_output=True, text=True, timeout=300)

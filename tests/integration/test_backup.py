@@ -126,6 +126,22 @@ def every_row(url: str) -> dict[str, list]:
     return rows
 
 
+def decrypted(archive: Path, settings) -> tarfile.TarFile:
+    """The archive's tar, decrypted with the stack's backup key (what an attacker holding the key would edit)."""
+    with archive.open("rb") as raw:
+        reader = backup._DecryptingReader(raw, backup._keyring(backup.backup_key(settings)), archive.name)
+        return tarfile.open(fileobj=io.BytesIO(reader.read()))
+
+
+def sealed(tar_bytes: bytes, out: Path, settings) -> Path:
+    """`tar_bytes` encrypted as `create` writes an archive, under the stack's backup key."""
+    with out.open("wb") as raw:
+        writer = backup._EncryptingWriter(raw, backup._keyring(backup.backup_key(settings)))
+        writer.write(tar_bytes)
+        writer.finish()
+    return out
+
+
 def files_under(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
@@ -205,16 +221,23 @@ def test_a_damaged_archive_is_refused_before_anything_is_written(season, empty_s
     source, _created = season
     archive = tmp_path / "season.tar"
     backup.create(settings=source, out=archive)
-    damaged = tmp_path / "damaged.tar"
-    with tarfile.open(archive) as original, tarfile.open(damaged, "w") as copy:
+    buffer = io.BytesIO()
+    with decrypted(archive, source) as original, tarfile.open(fileobj=buffer, mode="w") as copy:
         for member in original:
             data = original.extractfile(member).read()
             if member.name.startswith("documents/uploads/"):
                 data = data[:-1] + bytes([data[-1] ^ 1])  # one flipped bit in each upload (stored encrypted)
             copy.addfile(member, io.BytesIO(data))
+    damaged = sealed(buffer.getvalue(), tmp_path / "damaged.tar", source)  # by someone holding the backup key
+    flipped = tmp_path / "flipped.tar"  # by someone who does not: one bit of the encrypted file
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 1
+    flipped.write_bytes(bytes(data))
 
     with pytest.raises(backup.BackupError, match="sha256"):
         backup.restore(settings=empty_stack, archive=damaged)
+    with pytest.raises(backup.BackupError, match="damaged"):
+        backup.restore(settings=empty_stack, archive=flipped)
 
     for service in SERVICES:
         assert backup.tables_in(backup.Target(service, backup.make_url(empty_stack.database_url(service)))) == 0
@@ -225,10 +248,10 @@ def test_an_archive_with_a_member_outside_the_store_is_refused(season, empty_sta
     source, _created = season
     archive = tmp_path / "season.tar"
     backup.create(settings=source, out=archive)
-    with tarfile.open(archive) as original:
+    with decrypted(archive, source) as original:
         members = [(m, original.extractfile(m).read()) for m in original]
-    hostile = tmp_path / "hostile.tar"
-    with tarfile.open(hostile, "w") as copy:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as copy:
         for member, data in members:
             if member.name == "manifest.json":
                 manifest = json.loads(data)
@@ -239,11 +262,68 @@ def test_an_archive_with_a_member_outside_the_store_is_refused(season, empty_sta
         evil = tarfile.TarInfo("documents/../../escape")
         evil.size = 1
         copy.addfile(evil, io.BytesIO(b"x"))
+    hostile = sealed(buffer.getvalue(), tmp_path / "hostile.tar", source)
 
     with pytest.raises(backup.BackupError, match="unexpected member"):
         backup.restore(settings=empty_stack, archive=hostile)
 
     assert not (tmp_path / "escape").exists() and not (empty_stack.documents_dir.parent.parent / "escape").exists()
+
+
+def test_the_archive_reveals_nothing_without_the_backup_key(season, tmp_path):
+    source, created = season
+    archive = tmp_path / "season.tar"
+    backup.create(settings=source, out=archive)
+
+    data = archive.read_bytes()
+    assert data.startswith(backup.MAGIC)
+    for clear in (b"PGDMP", b"manifest.json", b"databases/", STAFF["email"].encode(), b"@example.org",
+                  created[0]["reference"].encode()):
+        assert clear not in data, clear  # no dump, no member name, no address, no reference
+    with pytest.raises(backup.BackupError, match="does not hold"):
+        backup.verify(archive=archive, key=backup.new_backup_key())  # someone else's key opens nothing
+    impostor = f"{backup._keyring(backup.backup_key(source)).current}:{backup.new_backup_key().split(':')[1]}"
+    with pytest.raises(backup.BackupError, match="damaged or was encrypted under another key"):
+        backup.verify(archive=archive, key=impostor)
+
+
+def test_after_a_backup_key_rotation_old_archives_restore_with_the_retired_key_kept_second(season, empty_stack,
+                                                                                          tmp_path):
+    source, _created = season
+    old, new = backup.backup_key(source), backup.new_backup_key()
+    before = backup.create(settings=source, out=tmp_path / "before.tar", key=old)
+    after = backup.create(settings=source, out=tmp_path / "after.tar", key=f"{new},{old}")
+
+    assert backup.verify(archive=tmp_path / "after.tar", key=new)["started_at"] == after["started_at"]
+    with pytest.raises(backup.BackupError, match="does not hold"):
+        backup.verify(archive=tmp_path / "before.tar", key=new)  # dropped too early
+    restored = backup.restore(settings=empty_stack, archive=tmp_path / "before.tar", key=f"{new},{old}")
+    assert restored["started_at"] == before["started_at"]
+
+
+def test_an_unencrypted_archive_is_restored_only_when_asked_for_knowingly(season, empty_stack, tmp_path):
+    source, _created = season
+    archive = tmp_path / "season.tar"
+    backup.create(settings=source, out=archive)
+    plain = tmp_path / "plain.tar"  # what an archive looked like before backups were encrypted
+    with decrypted(archive, source) as original, tarfile.open(plain, "w") as copy:
+        for member in original:
+            copy.addfile(member, original.extractfile(member))
+
+    with pytest.raises(backup.BackupError, match="not an encrypted backup.*--allow-unencrypted"):
+        backup.restore(settings=empty_stack, archive=plain)
+    for service in SERVICES:
+        assert backup.tables_in(backup.Target(service, backup.make_url(empty_stack.database_url(service)))) == 0
+    assert backup.verify(archive=plain, allow_unencrypted=True)["members"]
+
+
+def test_a_production_stack_without_a_backup_key_writes_no_archive(settings, tmp_path, monkeypatch):
+    monkeypatch.delenv("BACKUP_KEY", raising=False)
+    production = dataclasses.replace(settings, broker_url="redis://127.0.0.1:6379/0")
+
+    with pytest.raises(backup.BackupError, match="BACKUP_KEY is not set"):
+        backup.create(settings=production, out=tmp_path / "nope.tar")
+    assert not list(tmp_path.iterdir())
 
 
 def test_backup_never_overwrites_an_archive(season, tmp_path):
@@ -260,8 +340,10 @@ def test_backup_never_overwrites_an_archive(season, tmp_path):
 def test_the_commands_back_up_and_restore_an_embedded_stack(tmp_path):
     """`python -m shared.backup` as an operator runs it, on `make run`'s SQLite files and documents."""
     def env_for(var: Path) -> dict:
+        # the key travels with whoever restores, not with the stack: both machines are given it
         env = {**os.environ, "VAR_DIR": str(var), "BROKER_URL": "", "DOCUMENTS_DIR": "",
-               "INTAKE_DATABASE_URL": "", "REVIEW_DATABASE_URL": "", "NOTIFY_DATABASE_URL": ""}
+               "INTAKE_DATABASE_URL": "", "REVIEW_DATABASE_URL": "", "NOTIFY_DATABASE_URL": "",
+               "BACKUP_KEY": key}
         env.pop("PYTHONPATH", None)
         return env
 
@@ -269,6 +351,7 @@ def test_the_commands_back_up_and_restore_an_embedded_stack(tmp_path):
         return subprocess.run([str(BIN / "python"), *args], cwd=ROOT, env=env_for(var), capture_output=True,
                               text=True, timeout=120)
 
+    key = backup.new_backup_key()
     source, target = tmp_path / "source-var", tmp_path / "target-var"
     for service in SERVICES:
         assert run(source, "-m", f"services.{service}", "migrate").returncode == 0
@@ -289,7 +372,8 @@ def test_the_commands_back_up_and_restore_an_embedded_stack(tmp_path):
         assert every_row(f"sqlite:///{target / service}.db") == every_row(f"sqlite:///{source / service}.db")
     assert files_under(target / "documents") == files_under(source / "documents")
     assert again.returncode == 2 and "not empty" in again.stderr
-    assert not any(key in created.stdout + created.stderr for key in _secrets_in(source))
+    assert not any(secret in created.stdout + created.stderr for secret in _secrets_in(source) + [key])
+    assert b"%PDF" not in archive.read_bytes() and b"SQLite format" not in archive.read_bytes()
 
 
 def _secrets_in(var: Path) -> list[str]:
