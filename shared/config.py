@@ -190,8 +190,11 @@ class Settings:
     # networks never limited (e.g. `127.0.0.0/8` for a load test on this host); none by default, since a
     # reverse proxy on the same host would otherwise exempt every applicant behind it
     rate_limit_exempt: str = ""
-    # how many proxies in front of intake set X-Forwarded-For: the limits count the client's address, not theirs
+    # how many proxies in front of the web apps append to X-Forwarded-For (werkzeug's ProxyFix, x_for=N): limits
+    # and sign-in throttling count the client's address, not theirs; 0 = the peer address, the header ignored
     trusted_proxies: int = 0
+    # the bearer token Prometheus sends for /metrics; unset, /metrics answers 404 (embedded: generated in var/)
+    metrics_token: str | None = None
     # data (heap) each render worker child may hold, in MB: a hostile document meets MemoryError, not the OOM killer
     render_memory_mb: int = 768
 
@@ -265,6 +268,8 @@ class Settings:
             trusted_proxies=int(_env("TRUSTED_PROXIES", str(cls.trusted_proxies))),
             render_memory_mb=int(_env("RENDER_MEMORY_MB", str(cls.render_memory_mb))),
             privacy_api_key=key("privacy_api_key"),
+            metrics_token=os.environ.get("METRICS_TOKEN") or (_default_secret(var, "metrics_token") if embedded
+                                                              else None),
             review_internal_url=os.environ.get("REVIEW_INTERNAL_URL") or None,
             retention_months=int(_env("RETENTION_MONTHS", str(cls.retention_months))),
             orphan_upload_grace_hours=int(_env("ORPHAN_UPLOAD_GRACE_HOURS", str(cls.orphan_upload_grace_hours))),

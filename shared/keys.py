@@ -86,6 +86,8 @@ def new_keys() -> dict[str, str]:
     keys.update(STAFF_SIGNING_KEY=private, STAFF_VERIFY_KEY=public_key_pem(private))
     # documents at rest: one entry now; on rotation put the new one first (docs/security.md)
     keys["DOCUMENTS_KEYS"] = new_documents_key()
+    # Prometheus's bearer token for the web apps' /metrics
+    keys["METRICS_TOKEN"] = secrets.token_urlsafe(32)
     return keys
 
 

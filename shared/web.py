@@ -1,12 +1,13 @@
 """What every web app has: JSON errors, health and readiness, metrics, request logs."""
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from contextlib import ExitStack
 from typing import Callable
 
-from flask import Blueprint, Flask, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 from marshmallow import ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
@@ -15,6 +16,7 @@ from shared.logging import correlation_id, log_context, new_correlation_id, sane
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,20 @@ def send_security_headers(app: Flask, headers: dict[str, str]) -> None:
         return response
 
 
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Believe the last `hops` entries of X-Forwarded-For (`TRUSTED_PROXIES`): each proxy appends the address it
+    got the request from, so only those can be trusted. With 0 the header is ignored and the peer is the client."""
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+
+
+def metrics_authorised() -> bool:
+    """Whether this request carries `METRICS_TOKEN` as its bearer token (compared in constant time)."""
+    token = getattr(current_app.config.get("SETTINGS"), "metrics_token", None)
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 def instrument(app: Flask, service: str) -> None:
     """Request metrics and one log line per request.
 
@@ -164,7 +180,7 @@ def instrument(app: Flask, service: str) -> None:
 
 
 def ops_blueprint(*, engine_getter: Callable, broker_url_getter: Callable | None = None) -> Blueprint:
-    """`/healthz` (the process answers), `/readyz` (its database answers), `/metrics`."""
+    """`/healthz` (the process answers), `/readyz` (its database answers), `/metrics` (bearer `METRICS_TOKEN`)."""
     bp = Blueprint("ops", __name__)
 
     @bp.get("/healthz")
@@ -185,6 +201,13 @@ def ops_blueprint(*, engine_getter: Callable, broker_url_getter: Callable | None
 
     @bp.get("/metrics")
     def metrics():
+        # counts by status and queue are nobody's business but the operator's: no token set, no metrics
+        if not getattr(current_app.config.get("SETTINGS"), "metrics_token", None):
+            return error_response(404, "not_found", "Not found.")
+        if not metrics_authorised():
+            response, status = error_response(401, "unauthorised", "A bearer token is required.")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response, status
         return generate_latest(shared_metrics.scrape_registry()), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
     return bp

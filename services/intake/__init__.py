@@ -7,7 +7,7 @@ from flask import Flask
 from shared.celery import make_celery
 from shared.config import Settings, restrict_file_modes
 from shared.logging import configure_logging
-from shared.web import instrument, ops_blueprint, register_error_handlers, send_security_headers
+from shared.web import instrument, ops_blueprint, register_error_handlers, send_security_headers, trust_proxies
 
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
 # scripts and styles only from our own static files; never framed; the status page's address carries the
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     send_security_headers(app, SECURITY_HEADERS)
     register_error_handlers(app, html_handler=pages.error_page, api_error_page=pages.api_error_page)
     pages.init_csrf(app)
+    trust_proxies(app, settings.trusted_proxies)
     instrument(app, "intake")
     app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
     app.register_blueprint(programme.bp)

@@ -2,7 +2,7 @@
 
 Counted in Redis when the broker is Redis (every gunicorn worker and replica together), else in memory.
 No address is exempt unless RATE_LIMIT_EXEMPT says so; behind TRUSTED_PROXIES proxies the address counted is
-the client's, from X-Forwarded-For. Access-link emails are also bounded per recipient, whoever asks for them.
+the client's, from X-Forwarded-For (`shared.web.trust_proxies`, applied by the app factory). Access-link emails are also bounded per recipient, whoever asks for them.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.intake.applications.service import normalize_email
 from shared.config import Settings
@@ -90,9 +89,6 @@ def _too_many_message() -> str:
 def init_limiter(app: Flask, settings: Settings) -> Limiter:
     """A limiter of this app's own (tests build many apps); call after every blueprint is registered."""
     exempt = _networks(settings.rate_limit_exempt)
-    if settings.trusted_proxies:
-        # each trusted proxy appends the address it got the request from; only those it added can be believed
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     limiter = Limiter(
         get_remote_address, app=app, storage_uri=storage_uri(settings), key_prefix="intake",
         headers_enabled=True, strategy="moving-window",

@@ -7,7 +7,7 @@ from shared.celery import make_celery
 from shared.config import Settings, restrict_file_modes
 from shared.logging import configure_logging
 from shared.bounds import register_converters
-from shared.web import instrument, ops_blueprint, register_error_handlers
+from shared.web import instrument, ops_blueprint, register_error_handlers, trust_proxies
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
 
     register_error_handlers(app)
     register_converters(app)  # `<id:...>` in the routes below
+    trust_proxies(app, settings.trusted_proxies)
     instrument(app, "notify")
     app.register_blueprint(ops_blueprint(engine_getter=lambda: db.engine))
     from services.notify.openapi import bp as openapi_bp

@@ -18,7 +18,7 @@ from shared.celery import make_celery
 from shared.config import Settings, SettingsError, restrict_file_modes
 from shared.logging import configure_logging
 from shared.bounds import register_converters
-from shared.web import instrument, ops_blueprint, register_error_handlers, send_security_headers
+from shared.web import instrument, ops_blueprint, register_error_handlers, send_security_headers, trust_proxies
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, *, first_admin: bool = True, we
     register_converters(app)  # `<id:...>` in the routes below
     db.init_app(app, settings.review_database_url)
     register_error_handlers(app, html_handler=_html_error)
+    trust_proxies(app, settings.trusted_proxies)
     instrument(app, "review")
     login_manager.init_app(app)
     csrf.init_app(app)

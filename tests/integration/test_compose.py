@@ -278,8 +278,21 @@ def test_web_apps_are_published_and_health_checked_on_their_port(compose, name):
     port = WEB_PORTS[name]
 
     assert option(command_words(service), "--bind") == f"0.0.0.0:{port}"
-    assert f"{port}:{port}" in service["ports"]
+    # on this host's loopback only: a TLS proxy in front is the way in, and no client reaches the app around it
+    # to write the X-Forwarded-For the app would trust (TRUSTED_PROXIES)
+    assert service["ports"] == [f"127.0.0.1:{port}:{port}"]
     assert f"127.0.0.1:{port}/healthz" in " ".join(service["healthcheck"]["test"])
+
+
+def test_the_web_apps_trust_no_forwarded_address_unless_told_and_metrics_need_a_token(resolved, tmp_path):
+    for name in WEB_PORTS:
+        environment = resolved["services"][name]["environment"]
+        assert environment["TRUSTED_PROXIES"] == "0"
+        assert "METRICS_TOKEN" in environment
+    proxied = docker_compose("config", env={**REQUIRED_ENV, "TRUSTED_PROXIES": "1"}, tmp_path=tmp_path)
+    assert proxied.returncode == 0, proxied.stderr
+    assert all(yaml.safe_load(proxied.stdout)["services"][name]["environment"]["TRUSTED_PROXIES"] == "1"
+               for name in WEB_PORTS)
 
 
 def test_processes_that_read_documents_share_one_volume(compose):

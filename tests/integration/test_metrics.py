@@ -16,6 +16,8 @@ from shared.db import utcnow
 from tests.e2e.stack import Stack, embedded_environment, procfile
 
 ROUTE = {"service": "intake", "method": "GET", "endpoint": "programme.programme", "status": "200"}
+METRICS_TOKEN = "prometheus-bearer-token-for-the-metrics-test"
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def _free_port() -> int:
@@ -40,6 +42,7 @@ def intake_under_gunicorn(tmp_path, request):
     env = embedded_environment(tmp_path, {"intake": port, "review": _free_port(), "notify": _free_port(),
                                           "smtp": _free_port()})
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics") if request.param == "explicit dir" else ""
+    env["METRICS_TOKEN"] = METRICS_TOKEN
     stack = Stack(tmp_path, env)
     try:
         for command in ("python -m services.intake migrate", "python -m services.intake seed"):
@@ -64,7 +67,7 @@ def test_metrics_count_requests_served_by_every_gunicorn_worker(intake_under_gun
     seen = set()
     for _ in range(12):
         with requests.Session() as fresh:
-            text = fresh.get(f"{url}/metrics", timeout=10).text
+            text = fresh.get(f"{url}/metrics", headers=SCRAPE, timeout=10).text
         assert _sample(text, "http_requests_total", ROUTE) == 40
         assert _sample(text, "http_request_seconds_count", {"service": "intake",
                                                             "endpoint": ROUTE["endpoint"]}) == 40
@@ -74,6 +77,14 @@ def test_metrics_count_requests_served_by_every_gunicorn_worker(intake_under_gun
         # which worker answered: its own /metrics requests are counted in the files it writes
         seen.add(_sample(text, "http_requests_total", {**ROUTE, "endpoint": "ops.metrics"}))
     assert len(seen) == 12, "every scrape is counted once, whichever worker served it"
+
+
+def test_metrics_under_gunicorn_refuse_a_scrape_without_the_token(intake_under_gunicorn):
+    _, url = intake_under_gunicorn
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": METRICS_TOKEN}):
+        refused = requests.get(f"{url}/metrics", headers=headers, timeout=10)
+        assert refused.status_code == 401 and "http_requests_total" not in refused.text
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def _outbox_engine(tmp_path):
@@ -140,7 +151,7 @@ def test_notify_metrics_count_emails_by_state_from_its_database(settings):
                                     language="en", template="submitted", recipient=f"c{n}@example.org",
                                     subject="s", body_text="t", body_html="h", state=state))
         db.session.commit()
-    text = app.test_client().get("/metrics").text
+    text = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {settings.metrics_token}"}).text
     assert {state: _sample(text, "emails", {"state": state}) for state in ("sent", "failed", "pending")} == \
         {"sent": 2, "failed": 1, "pending": 1}
     assert _sample(text, "outbox_backlog", {"service": "notify"}) == 0

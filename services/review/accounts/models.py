@@ -72,11 +72,24 @@ class RefreshToken(Base):
 
 
 class LoginThrottle(Base):
-    """Failed sign-ins per email address, known or not, so a lock-out does not reveal which emails
-    have accounts. Keyed by the sha256 of the normalised email: no address is stored in clear."""
+    """Recent failed sign-ins for one email address, known or not (so the throttle reveals no account), from
+    anywhere: each failure past a few doubles the wait a failing source must observe. Keyed by the sha256 of
+    the normalised email: no address is stored in clear. Forgotten after a quiet window."""
     __tablename__ = "login_throttles"
 
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
-    window_started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    locked_until: Mapped[datetime | None]
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # before this moment a source that has failed on this account is refused; a clean source is not
+    wait_until: Mapped[datetime | None]
+
+
+class LoginSourceThrottle(Base):
+    """Recent failed sign-ins for one email address from one source (an IPv4 address, an IPv6 /64): the limit
+    that stops one guesser without touching anyone else. The source is stored as a sha256 only."""
+    __tablename__ = "login_source_throttles"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

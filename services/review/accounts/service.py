@@ -1,7 +1,9 @@
-"""Accounts: creating and changing users, checking passwords (with a lock-out), the first admin."""
+"""Accounts: creating and changing users, checking passwords (throttled per source and per account), the first
+admin."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,12 +11,12 @@ from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CursorResult, and_, delete, func, inspect, or_, select
+from sqlalchemy import CursorResult, and_, delete, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.review.accounts import sessions, tokens
-from services.review.accounts.models import MAX_USER_ID, LoginThrottle, User
+from services.review.accounts.models import MAX_USER_ID, LoginSourceThrottle, LoginThrottle, User
 from services.review.reviews.service import Handover, hand_over_assignments
 from shared.db import utcnow
 
@@ -25,25 +27,39 @@ _DUMMY_HASH = hasher.hash("not-a-real-password-just-for-timing")
 
 
 @dataclass(frozen=True)
-class LockoutPolicy:
-    """`max_failures` failed sign-ins within `window` lock the email for `lockout`."""
-    max_failures: int = 10
+class ThrottlePolicy:
+    """Throttling an attacker cannot aim (OWASP Authentication Cheat Sheet, "Login Throttling").
+
+    Per (account, source): `source_max_failures` failures refuse that source for that account until it has
+    been quiet for `window`. Per account: past `free_failures`, each failure from anywhere doubles the wait
+    (`first_wait`, capped at `max_wait`) that a source which has itself failed on the account must observe.
+    A source that has not been failing is never refused: its right password always signs in.
+    """
+    source_max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
-    lockout: timedelta = timedelta(minutes=15)
+    free_failures: int = 3
+    first_wait: timedelta = timedelta(seconds=1)
+    max_wait: timedelta = timedelta(minutes=5)
+
+    def wait_after(self, failures: int) -> timedelta:
+        """The wait the account's `failures`-th failure imposes on failing sources."""
+        if failures <= self.free_failures:
+            return timedelta(0)
+        return min(self.max_wait, self.first_wait * 2 ** min(failures - self.free_failures - 1, 32))
 
 
-DEFAULT_LOCKOUT = LockoutPolicy()
+DEFAULT_THROTTLE = ThrottlePolicy()
 
 
 class DuplicateEmail(Exception):
     """A user with this email already exists."""
 
 
-class AccountLocked(Exception):
-    """Too many failed sign-ins for this email: refused without checking the password."""
+class TooManyAttempts(Exception):
+    """This source has failed too often on this email: refused without checking the password, until `until`."""
 
     def __init__(self, until: datetime):
-        super().__init__("account locked")
+        super().__init__("too many attempts")
         self.until = until
 
 
@@ -75,58 +91,104 @@ def create_user(*, session: Session, email: str, password: str, role: str,
     return user
 
 
-def _throttle(session: Session, key: str) -> LoginThrottle | None:
+def source_key(address: str | None) -> str:
+    """What a source is, as stored: the sha256 of an IPv4 address or of an IPv6 /64 (one subscriber's
+    network: rotating addresses inside it is free, so it counts as one source)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        network = address or "unknown"
+    else:
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        if isinstance(ip, ipaddress.IPv6Address) and mapped is None:
+            network = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        else:
+            network = str(mapped or ip)
+    return hashlib.sha256(network.encode()).hexdigest()
+
+
+def _locked_row(session: Session, model, **key):
     # populate_existing: count on the locked row, not on the copy read before the password check
-    return session.scalar(select(LoginThrottle).where(LoginThrottle.email_hash == key).with_for_update()
+    return session.scalar(select(model).filter_by(**key).with_for_update()
                           .execution_options(populate_existing=True))
 
 
-def _record_failure(*, session: Session, key: str, now: datetime, policy: LockoutPolicy) -> None:
-    throttle = _throttle(session, key)
-    if throttle is None:
-        throttle = LoginThrottle(email_hash=key, failures=0, window_started_at=now)
+def _counter(session: Session, model, now: datetime, **key):
+    """The counter row for `key`, locked, created when missing (a concurrent creator's row is used instead)."""
+    row = _locked_row(session, model, **key)
+    if row is None:
+        row = model(**key, failures=0, last_failed_at=now)
         try:
             with session.begin_nested():
-                session.add(throttle)
+                session.add(row)
         except IntegrityError:
-            # a concurrent failure for the same email created the row first: count on it
-            throttle = _throttle(session, key)
-            assert throttle is not None, "the row whose insert conflicted with ours exists"
-    if throttle.window_started_at <= now - policy.window:
-        throttle.failures, throttle.window_started_at = 0, now
-    throttle.failures += 1
-    if throttle.failures >= policy.max_failures:
-        throttle.locked_until = now + policy.lockout
-        log.warning("sign-in locked after repeated failures", extra={"failures": throttle.failures})
-    # forget counters nobody has touched for a while, so guessed emails do not pile up
-    session.execute(delete(LoginThrottle).where(
-        LoginThrottle.window_started_at <= now - policy.window,
-        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
-        LoginThrottle.email_hash != key))
+            row = _locked_row(session, model, **key)
+            assert row is not None, "the row whose insert conflicted with ours exists"
+    return row
 
 
-def authenticate(*, session: Session, email: str, password: str,
-                 policy: LockoutPolicy = DEFAULT_LOCKOUT) -> User | None:
+def _record_failure(*, session: Session, key: str, source: str, now: datetime, policy: ThrottlePolicy) -> None:
+    quiet_since = now - policy.window
+    account = _counter(session, LoginThrottle, now, email_hash=key)
+    if account.failures and account.last_failed_at <= quiet_since:
+        account.failures, account.wait_until = 0, None
+    account.failures += 1
+    account.last_failed_at = now
+    wait = policy.wait_after(account.failures)
+    account.wait_until = now + wait if wait else None
+    mine = _counter(session, LoginSourceThrottle, now, email_hash=key, source_hash=source)
+    if mine.failures and mine.last_failed_at <= quiet_since:
+        mine.failures = 0
+    mine.failures += 1
+    mine.last_failed_at = now
+    if mine.failures == policy.source_max_failures:
+        log.warning("sign-in refused to one source after repeated failures", extra={"failures": mine.failures})
+    # forget counters nobody has touched for a while, so guessed emails and sources do not pile up
+    session.execute(delete(LoginThrottle).where(LoginThrottle.last_failed_at <= quiet_since,
+                                                LoginThrottle.email_hash != key))
+    session.execute(delete(LoginSourceThrottle).where(LoginSourceThrottle.last_failed_at <= quiet_since,
+                                                      LoginSourceThrottle.email_hash != key))
+
+
+def _refused_until(session: Session, key: str, source: str, now: datetime, policy: ThrottlePolicy) -> datetime | None:
+    """When this source may try this email again, if it is refused now; None when it may try now."""
+    mine = session.get(LoginSourceThrottle, (key, source), populate_existing=True)
+    if mine is None or not mine.failures or mine.last_failed_at <= now - policy.window:
+        return None  # a source that has not been failing is never refused
+    if mine.failures >= policy.source_max_failures:
+        return mine.last_failed_at + policy.window
+    account = session.get(LoginThrottle, key, populate_existing=True)
+    if account is not None and account.wait_until is not None and account.wait_until > now:
+        return account.wait_until
+    return None
+
+
+def authenticate(*, session: Session, email: str, password: str, source: str | None = None,
+                 policy: ThrottlePolicy = DEFAULT_THROTTLE) -> User | None:
     """The active user with these credentials, or None (never says which part was wrong).
 
-    Counts failures per email (known or not); AccountLocked while the email is locked out, checked
-    before the password so a locked email costs no argon2 hash. The caller commits either way.
+    `source` is the client's address. Failures are counted per email (known or not) and per (email, source);
+    TooManyAttempts when this source has been failing on this email and must wait (its own limit, or the
+    account's doubling wait), checked before the password so a refused attempt costs no argon2 hash. A source
+    with no recent failure on the email is always heard, so no one can lock another person out. The caller
+    commits either way.
     """
     now = utcnow()
-    key = email_hash(email)
-    throttle = session.scalar(select(LoginThrottle).where(LoginThrottle.email_hash == key))
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-        raise AccountLocked(throttle.locked_until)
+    key, src = email_hash(email), source_key(source)
+    until = _refused_until(session, key, src, now, policy)
+    if until is not None:
+        raise TooManyAttempts(until)
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     try:
         hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        _record_failure(session=session, key=key, now=now, policy=policy)
+        _record_failure(session=session, key=key, source=src, now=now, policy=policy)
         return None
     if user is None:  # the dummy hash never verifies; kept for safety
         return None
-    if throttle is not None:
-        session.delete(throttle)
+    # the right password clears this source's failures; the account's wait stays for the sources still failing
+    session.execute(delete(LoginSourceThrottle).where(LoginSourceThrottle.email_hash == key,
+                                                      LoginSourceThrottle.source_hash == src))
     if not user.active:
         return None
     if hasher.check_needs_rehash(user.password_hash):
@@ -134,21 +196,28 @@ def authenticate(*, session: Session, email: str, password: str,
     return user
 
 
-def locked_users(*, session: Session, users: list[User]) -> set[int]:
-    """Ids of those `users` whose sign-in is locked now."""
+def throttled_users(*, session: Session, users: list[User],
+                    policy: ThrottlePolicy = DEFAULT_THROTTLE) -> set[int]:
+    """Ids of those `users` whose sign-in is being throttled now: a doubling wait running, or a source refused."""
     by_hash = {email_hash(user.email): user.id for user in users}
     if not by_hash:
         return set()
-    rows = session.scalars(select(LoginThrottle.email_hash).where(
-        LoginThrottle.email_hash.in_(by_hash), LoginThrottle.locked_until > utcnow())).all()
-    return {by_hash[h] for h in rows}
+    now = utcnow()
+    waiting = session.scalars(select(LoginThrottle.email_hash).where(
+        LoginThrottle.email_hash.in_(by_hash), LoginThrottle.wait_until > now)).all()
+    refusing = session.scalars(select(LoginSourceThrottle.email_hash).where(
+        LoginSourceThrottle.email_hash.in_(by_hash), LoginSourceThrottle.failures >= policy.source_max_failures,
+        LoginSourceThrottle.last_failed_at > now - policy.window)).all()
+    return {by_hash[h] for h in (*waiting, *refusing)}
 
 
 def unlock(*, session: Session, user: User) -> bool:
-    """Lift a sign-in lock-out (and forget past failures); True when there was one."""
-    result = cast(CursorResult, session.execute(
-        delete(LoginThrottle).where(LoginThrottle.email_hash == email_hash(user.email))))
-    return bool(result.rowcount)
+    """Forget the failed sign-ins on this user's email, from every source; True when there were any."""
+    key = email_hash(user.email)
+    accounts = cast(CursorResult, session.execute(delete(LoginThrottle).where(LoginThrottle.email_hash == key)))
+    sources = cast(CursorResult, session.execute(
+        delete(LoginSourceThrottle).where(LoginSourceThrottle.email_hash == key)))
+    return bool(accounts.rowcount or sources.rowcount)
 
 
 def get_user(*, session: Session, user_id: int) -> User | None:

@@ -29,8 +29,8 @@ bp = Blueprint("accounts", __name__)
 api = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
 BAD_CREDENTIALS = "Email or password is incorrect."
-LOCKED = ("Too many failed sign-in attempts for this account. Try again later, or ask the programme office "
-          "to unlock it.")
+TOO_MANY_ATTEMPTS = ("Too many failed sign-in attempts for this account from your address. Wait a few minutes "
+                     "and try again, or ask the programme office to unlock it.")
 
 
 def _safe_next(target: str | None, home: str | None = None) -> str:
@@ -42,8 +42,8 @@ def _safe_next(target: str | None, home: str | None = None) -> str:
     return home or url_for("applications.list_page")
 
 
-def _lockout() -> service.LockoutPolicy:
-    return current_app.config.get("LOGIN_LOCKOUT", service.DEFAULT_LOCKOUT)
+def _throttle() -> service.ThrottlePolicy:
+    return current_app.config.get("LOGIN_THROTTLE", service.DEFAULT_THROTTLE)
 
 
 def _refresh_ttl() -> timedelta:
@@ -60,9 +60,13 @@ def _token_pair(user: User, refresh_token: str) -> dict:
             "refresh_token": refresh_token, "expires_in": ttl, "token_type": "Bearer"}
 
 
-def _locked_response(exc: service.AccountLocked):
-    response, status = error_response(429, "too_many_attempts", LOCKED)
-    response.headers["Retry-After"] = str(max(1, math.ceil((exc.until - utcnow()).total_seconds())))
+def _retry_after(exc: service.TooManyAttempts) -> str:
+    return str(max(1, math.ceil((exc.until - utcnow()).total_seconds())))
+
+
+def _throttled_response(exc: service.TooManyAttempts):
+    response, status = error_response(429, "too_many_attempts", TOO_MANY_ATTEMPTS)
+    response.headers["Retry-After"] = _retry_after(exc)
     return response, status
 
 
@@ -79,9 +83,10 @@ def login():
     if form.validate_on_submit():
         try:
             user = service.authenticate(session=db.session, email=form.email.data, password=form.password.data,
-                                        policy=_lockout())
-        except service.AccountLocked:
-            return render_template("login.html", form=form, error=LOCKED), 429
+                                        source=request.remote_addr, policy=_throttle())
+        except service.TooManyAttempts as exc:
+            return (render_template("login.html", form=form, error=TOO_MANY_ATTEMPTS), 429,
+                    {"Retry-After": _retry_after(exc)})
         if user is not None:
             # signing in again from this browser ends the session it had, so a copy of that cookie dies too
             sessions.end(session=db.session, session_id=flask_session.get(sessions.COOKIE_KEY))
@@ -95,7 +100,7 @@ def login():
             # a reviewer's home is their queue
             home = url_for("reviews.queue_page") if user.role == "reviewer" else None
             return redirect(_safe_next(request.args.get("next"), home))
-        db.session.commit()  # the failure counts towards the lock-out
+        db.session.commit()  # the failure counts towards the throttle
         error = BAD_CREDENTIALS
     elif request.method == "POST":
         status = 400
@@ -118,11 +123,11 @@ def issue_token():
     payload = TokenRequest().load(request.get_json(silent=True) or {})
     try:
         user = service.authenticate(session=db.session, email=payload["email"], password=payload["password"],
-                                    policy=_lockout())
-    except service.AccountLocked as exc:
-        return _locked_response(exc)
+                                    source=request.remote_addr, policy=_throttle())
+    except service.TooManyAttempts as exc:
+        return _throttled_response(exc)
     if user is None:
-        db.session.commit()  # the failure counts towards the lock-out
+        db.session.commit()  # the failure counts towards the throttle
         raise ApiError(401, "invalid_credentials", BAD_CREDENTIALS)
     refresh_token = tokens.issue(session=db.session, user=user, ttl=_refresh_ttl())
     audit.record(session=db.session, actor=user.email, action="login", details={"via": "token"})
@@ -151,7 +156,7 @@ def _user_or_404(user_id: int) -> User:
 
 
 def _user_out(user: User, locked: set[int]) -> dict:
-    """`UserStatusOut`: the user and whether their sign-in is locked."""
+    """`UserStatusOut`: the user and whether their sign-in is throttled after failures (`locked`)."""
     return {**UserOut().dump(user), "locked": user.id in locked}
 
 
@@ -159,7 +164,7 @@ def _user_out(user: User, locked: set[int]) -> dict:
 @api_admin_required
 def list_users():
     users = service.list_users(session=db.session)
-    locked = service.locked_users(session=db.session, users=users)
+    locked = service.throttled_users(session=db.session, users=users)
     return jsonify({"items": [_user_out(user, locked) for user in users]})
 
 
@@ -207,7 +212,7 @@ def update_user(user_id: int):
     handover = _change_user(user, changes)
     db.session.commit()
     log.info("user updated", extra={"user_id": user.id, "fields": sorted(changes), "by": g.staff.user_id})
-    return jsonify({**_user_out(user, service.locked_users(session=db.session, users=[user])),
+    return jsonify({**_user_out(user, service.throttled_users(session=db.session, users=[user])),
                     "assignments": {"moved": handover.moved, "unassigned": handover.unassigned}})
 
 
@@ -227,7 +232,7 @@ def unlock_user(user_id: int):
 def users_page():
     users = service.list_users(session=db.session)
     return render_template("accounts/users.html", users=users, roles=ROLES, form=UserActionForm(),
-                           locked=service.locked_users(session=db.session, users=users))
+                           locked=service.throttled_users(session=db.session, users=users))
 
 
 @bp.post("/users/<id:user_id>")

@@ -147,7 +147,7 @@ def test_staff_see_dead_letters_only_as_admins_and_on_metrics(review, review_sql
     assert bad_filter.status_code == 400 and bad_filter.get_json()["error"]["fields"] == {
         "include": ["Must be one of: open, all."]}
 
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {client.application.config['SETTINGS'].metrics_token}"}).get_data(as_text=True)
     assert 'events_dead_lettered_total{event_type="application.status_changed",service="review"} 1.0' in metrics
     assert 'events_dead_letters_open{event_type="application.status_changed",service="review"} 1.0' in metrics
 
@@ -155,7 +155,7 @@ def test_staff_see_dead_letters_only_as_admins_and_on_metrics(review, review_sql
     replayed = client.get("/api/v1/dead-letters?include=all", headers=admin).get_json()
     assert replayed["count"] == 1 and replayed["items"][0]["replayed_at"] is not None
     assert client.get("/api/v1/dead-letters", headers=admin).get_json()["count"] == 0
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {client.application.config['SETTINGS'].metrics_token}"}).get_data(as_text=True)
     assert 'events_dead_letters_open{event_type="application.status_changed",service="review"} 0.0' in metrics
 
 

@@ -62,7 +62,8 @@ def test_a_workers_tasks_are_counted_on_the_services_metrics(bus_settings, datab
 
     app = create_app(dataclasses.replace(bus_settings, review_database_url=url))
     monkeypatch.setenv(ENV, str(tmp_path / "metrics" / "review"))  # as gunicorn's workers have it
-    body = app.test_client().get("/metrics").get_data(as_text=True)
+    body = app.test_client().get("/metrics", headers={
+        "Authorization": f"Bearer {app.config['SETTINGS'].metrics_token}"}).get_data(as_text=True)
 
     assert sample(body, "celery_task_seconds_count", TASK) == 3  # two events, one of them twice
     assert sample(body, "celery_task_seconds_sum", TASK) > 0

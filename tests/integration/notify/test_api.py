@@ -116,7 +116,7 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["checks"]["database"] == "ok"
-    assert b"http_requests_total" in client.get("/metrics").data
+    assert b"http_requests_total" in client.get("/metrics", headers={"Authorization": f"Bearer {client.application.config['SETTINGS'].metrics_token}"}).data
 
 
 BEYOND_ANY_ID = ("12345678901234567890123", str(2**63), "0")
