@@ -22,7 +22,7 @@ from services.intake.privacy.erasure import find_tombstone
 from services.intake.privacy.notice import current_notice
 from shared.bus import enqueue_task, publish_event
 from shared.db import utcnow
-from shared.documents import DocumentStore
+from shared.documents import DocumentStore, DocumentTampered
 from shared.events import make_event
 from shared.web import ApiError
 
@@ -133,9 +133,17 @@ def _attach(*, application: Application, inspected: list[tuple[Upload, Inspected
 
 
 def _draft_uploads(*, draft: Draft, store: DocumentStore, replaced: set[str]) -> list[Upload]:
-    """The documents kept with a draft, except those sent again; a lost file is simply missing."""
-    return [Upload(kind, doc["filename"], store.read(doc["key"])) for kind, doc in draft.documents.items()
-            if kind not in replaced and store.exists(doc["key"])]
+    """The documents kept with a draft, except those sent again; a lost or altered file is simply missing (the
+    submission then asks for it)."""
+    uploads = []
+    for kind, doc in draft.documents.items():
+        if kind in replaced or not store.exists(doc["key"]):
+            continue
+        try:
+            uploads.append(Upload(kind, doc["filename"], store.read(doc["key"])))
+        except DocumentTampered:  # altered, or a file without encryption put in its place (shared/documents.py)
+            continue
+    return uploads
 
 
 def submit_application(*, session: Session, call: Call, payload: dict, uploads: list[Upload],

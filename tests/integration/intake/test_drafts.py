@@ -147,3 +147,15 @@ def test_an_expired_draft_link_says_so_and_sends_a_fresh_one(client, session, se
     fresh = access_events(session)[-1]
     assert fresh["purpose"] == "draft" and fresh["email"] == "lena.berg@example.org" and fresh["link"] != link
     assert browser.get(emailed_path(fresh["link"], settings)).status_code == 303
+
+
+def test_a_drafts_file_replaced_by_a_plain_one_is_asked_for_again_never_a_server_error(client, session, settings):
+    save_draft(client, cv=(io.BytesIO(documents()[0]), "my-cv.pdf"))
+    key = session.scalars(select(Draft)).one().documents["cv"]["key"]
+    # someone with write access to the store puts an unencrypted file in the kept one's place
+    (settings.documents_dir / key).write_bytes(documents()[0])
+    form = full_form(client)
+    form["academic_proof"] = (io.BytesIO(documents()[1]), "proof.pdf")
+    response = client.post("/apply?lang=en", data=form, content_type="multipart/form-data")
+    assert response.status_code == 422 and "Attach your curriculum vitae." in response.get_data(as_text=True)
+    assert count(session, Application) == 0
