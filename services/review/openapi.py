@@ -8,7 +8,7 @@ from shared.bounds import id_path_parameter
 from shared.openapi import ERROR_RESPONSE, errors, json_content, new_spec, openapi_blueprint, path_parameter
 
 STAFF: list[dict[str, list[str]]] = [{"staffToken": []}]
-# the sign-in calls: a per-address limit (Flask-Limiter) and a per-account lock-out, both 429
+# the sign-in calls: a per-address limit (Flask-Limiter) and throttling per (account, source), both 429
 RATE_LIMITED = ("/api/v1/auth/token", "/api/v1/auth/refresh")
 # the list's query as a form sends it: an empty parameter means no filter (applications.schemas.clean_args)
 EMPTY_MEANS_NO_FILTER = ("/api/v1/applications", "/api/v1/applications.csv", "/api/v1/decisions/releasable",
@@ -76,7 +76,7 @@ def build_spec() -> dict:
         "responses": {"200": _ok("The user, and what became of their open assignments", "UserChanged"),
             **errors("400", "401", "403", "404", "409")}}})
     spec.path("/api/v1/users/{user_id}/unlock", operations={"post": {
-        "summary": "Lift a sign-in lock-out (admins)", "security": STAFF, "parameters": [user_id],
+        "summary": "Forget an account's failed sign-ins from every source, ending its throttling (admins)", "security": STAFF, "parameters": [user_id],
         "responses": {"200": _ok("The user", "User"), **errors("401", "403", "404")}}})
     spec.path("/api/v1/applications", operations={"get": {
         "summary": "Applications the caller may see, filtered, 1-based pages", "security": STAFF,

@@ -55,8 +55,9 @@ class UserOut(Schema):
 
 
 class UserStatusOut(UserOut):
-    """A user as the list, a change and an unlock answer it: with whether sign-in is locked."""
-    locked = fields.Boolean()
+    """A user as the list, a change and an unlock answer it: with whether sign-in is being slowed after failed
+    attempts (services/review/accounts/service.py)."""
+    locked = fields.Boolean(metadata={"description": "Sign-in is being slowed after failed attempts"})
 
 
 class HandoverOut(Schema):
