@@ -200,6 +200,13 @@ def main() -> list[Row]:
                                        notify_database_url=databases["notify"], smtp_host="127.0.0.1",
                                        smtp_port=port, mail_dir=Path(tmp) / "mail")
         app = create_app(settings, web=False)
+        from shared.events import signing
+
+        if not signing.can_sign("intake"):  # production-mode settings: the bench plays intake with a pair of its own
+            from shared.keys import generate_signing_key, public_key_pem
+
+            private = generate_signing_key()
+            signing.use_keys(signing={"intake": private}, verify={"intake": public_key_pem(private)})
         try:
             for round_number in range(args.rounds):
                 events = status_changes(args.count + WARMUP * args.workers, f"{round_number}{time.time_ns() % 10**4:04d}")

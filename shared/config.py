@@ -36,8 +36,18 @@ KEYS = {
     "staff_verify_key": "STAFF_VERIFY_KEY",
     "sync_api_key": "SYNC_API_KEY",
     "privacy_api_key": "PRIVACY_API_KEY",
+    # events (shared/events/signing.py): one Ed25519 pair per producing service
+    "intake_event_signing_key": "INTAKE_EVENT_SIGNING_KEY",
+    "intake_event_verify_key": "INTAKE_EVENT_VERIFY_KEY",
+    "review_event_signing_key": "REVIEW_EVENT_SIGNING_KEY",
+    "review_event_verify_key": "REVIEW_EVENT_VERIFY_KEY",
 }
 SYMMETRIC_KEYS = ("intake_secret_key", "applicant_token_key", "review_secret_key", "sync_api_key", "privacy_api_key")
+# Ed25519 pairs: (private, public)
+KEY_PAIRS = (("staff_signing_key", "staff_verify_key"), ("intake_event_signing_key", "intake_event_verify_key"),
+             ("review_event_signing_key", "review_event_verify_key"))
+PRIVATE_KEYS = frozenset(private for private, _ in KEY_PAIRS)
+PUBLIC_KEYS = frozenset(public for _, public in KEY_PAIRS)
 
 
 class SettingsError(RuntimeError):
@@ -97,18 +107,21 @@ def _pem(value: str | None) -> str | None:
     return value.strip().replace("\\n", "\n") + "\n"
 
 
-def _staff_keys(var_dir: Path, embedded: bool) -> tuple[str | None, str | None]:
+def _key_pair(var_dir: Path, embedded: bool, private: str = "staff_signing_key",
+              public: str = "staff_verify_key") -> tuple[str | None, str | None]:
+    """An Ed25519 pair from the environment (the public half derived when only the private one is given),
+    generated into var/<private>.pem in embedded mode."""
     from shared.keys import generate_signing_key, public_key_pem
 
-    signing = _pem(os.environ.get("STAFF_SIGNING_KEY"))
-    verify = _pem(os.environ.get("STAFF_VERIFY_KEY"))
+    signing = _pem(os.environ.get(KEYS[private]))
+    verify = _pem(os.environ.get(KEYS[public]))
     if signing is None and verify is None and embedded:
-        signing = _secret_file(var_dir, "staff_signing_key.pem", generate_signing_key) + "\n"
+        signing = _secret_file(var_dir, f"{private}.pem", generate_signing_key) + "\n"
     if verify is None and signing is not None:
         try:
             verify = public_key_pem(signing)
         except ValueError:
-            verify = None  # Settings.require names the bad STAFF_SIGNING_KEY
+            verify = None  # Settings.require names the bad signing key
     return signing, verify
 
 
@@ -197,6 +210,12 @@ class Settings:
     metrics_token: str | None = None
     # data (heap) each render worker child may hold, in MB: a hostile document meets MemoryError, not the OOM killer
     render_memory_mb: int = 768
+    # events (shared/events/signing.py): each producer's Ed25519 signing key (its publishing processes only) and
+    # the public keys consumers verify with (several PEM blocks while rotating)
+    intake_event_signing_key: str | None = field(default=None, repr=False)
+    intake_event_verify_key: str | None = None
+    review_event_signing_key: str | None = field(default=None, repr=False)
+    review_event_verify_key: str | None = None
 
     @property
     def embedded_broker(self) -> bool:
@@ -215,7 +234,9 @@ class Settings:
         def key(name: str) -> str | None:
             return os.environ.get(KEYS[name]) or (_default_secret(var, name) if embedded else None)
 
-        signing, verify = _staff_keys(var, embedded)
+        signing, verify = _key_pair(var, embedded)
+        intake_events = _key_pair(var, embedded, "intake_event_signing_key", "intake_event_verify_key")
+        review_events = _key_pair(var, embedded, "review_event_signing_key", "review_event_verify_key")
         ports = {
             "intake": int(_env("INTAKE_PORT", "5001")),
             "review": int(_env("REVIEW_PORT", "5002")),
@@ -273,6 +294,10 @@ class Settings:
             review_internal_url=os.environ.get("REVIEW_INTERNAL_URL") or None,
             retention_months=int(_env("RETENTION_MONTHS", str(cls.retention_months))),
             orphan_upload_grace_hours=int(_env("ORPHAN_UPLOAD_GRACE_HOURS", str(cls.orphan_upload_grace_hours))),
+            intake_event_signing_key=intake_events[0],
+            intake_event_verify_key=intake_events[1],
+            review_event_signing_key=review_events[0],
+            review_event_verify_key=review_events[1],
         )
 
     def require(self, *names: str) -> None:
@@ -285,16 +310,17 @@ class Settings:
             value = getattr(self, name)
             if not value:
                 problems.append(f"{env} is not set (generate one with `python -m shared.keys`)")
-            elif name == "staff_signing_key":
+            elif name in PRIVATE_KEYS:
                 problems += [f"{env}: {p}" for p in check_private_key(value)]
-            elif name == "staff_verify_key":
+            elif name in PUBLIC_KEYS:
                 problems += [f"{env}: {p}" for p in check_public_key(value)]
             else:
                 problems += [f"{env}: {p}" for p in weak_secret(value)]
-        if ({"staff_signing_key", "staff_verify_key"} <= set(names) and not problems
-                and self.staff_signing_key and self.staff_verify_key):
-            mismatch = check_key_pair(self.staff_signing_key, self.staff_verify_key)
-            problems += [f"STAFF_VERIFY_KEY: {p}" for p in mismatch]
+        for private, public in KEY_PAIRS:
+            if ({private, public} <= set(names) and not problems
+                    and getattr(self, private) and getattr(self, public)):
+                mismatch = check_key_pair(getattr(self, private), getattr(self, public), signing_env=KEYS[private])
+                problems += [f"{KEYS[public]}: {p}" for p in mismatch]
         symmetric = [n for n in names if n in SYMMETRIC_KEYS and getattr(self, n)]
         if len({getattr(self, n) for n in symmetric}) < len(symmetric):
             problems.append(f"{', '.join(KEYS[n] for n in symmetric)} must be different keys, one per purpose")

@@ -1,10 +1,11 @@
-"""Key material: the Ed25519 staff-token pair, key checks, and `python -m shared.keys` for a fresh .env block.
+"""Key material: the Ed25519 staff-token and event-signing pairs, key checks, and `python -m shared.keys` for a fresh .env block.
 
 `python -m shared.keys` prints new values for every key the stack needs, ready to paste into `.env`
 (PEM on one line with literal \\n, which compose passes through and Settings turns back into lines).
 """
 from __future__ import annotations
 
+import re
 import secrets
 
 from cryptography.exceptions import InvalidSignature
@@ -51,6 +52,20 @@ def _load_public(pem: str) -> Ed25519PublicKey:
     return key
 
 
+def load_private_key(pem: str) -> Ed25519PrivateKey:
+    """An Ed25519 private key from PEM; ValueError when it is not one."""
+    return _load_private(pem)
+
+
+def load_public_keys(text: str) -> list[Ed25519PublicKey]:
+    """Every Ed25519 public key in `text` (PEM blocks one after the other: the current key and, while
+    rotating, the previous one); ValueError when there is none or one is not an Ed25519 public key."""
+    blocks = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text or "", re.S)
+    if not blocks:
+        raise ValueError("not a PEM public key")
+    return [_load_public(block + "\n") for block in blocks]
+
+
 def check_private_key(pem: str) -> list[str]:
     try:
         _load_private(pem)
@@ -61,19 +76,20 @@ def check_private_key(pem: str) -> list[str]:
 
 def check_public_key(pem: str) -> list[str]:
     try:
-        _load_public(pem)
+        load_public_keys(pem)
     except ValueError as exc:
         return [f"is {exc} (generate a pair with `python -m shared.keys`)"]
     return []
 
 
-def check_key_pair(private_pem: str, public_pem: str) -> list[str]:
-    """A signature by the private key must verify with the public key, or review's own tokens would be refused."""
-    message = b"nip staff key pair check"
+def check_key_pair(private_pem: str, public_pem: str, *, signing_env: str = "STAFF_SIGNING_KEY") -> list[str]:
+    """A signature by the private key must verify with the public key (the first of several, the current one),
+    or the service's own tokens or events would be refused."""
+    message = b"nip key pair check"
     try:
-        _load_public(public_pem).verify(_load_private(private_pem).sign(message), message)
+        load_public_keys(public_pem)[0].verify(_load_private(private_pem).sign(message), message)
     except InvalidSignature:
-        return ["does not match STAFF_SIGNING_KEY"]
+        return [f"does not match {signing_env}"]
     except ValueError as exc:
         return [str(exc)]
     return []
@@ -84,6 +100,11 @@ def new_keys() -> dict[str, str]:
     keys = {name: secrets.token_urlsafe(48) for name in SYMMETRIC_ENV}
     private = generate_signing_key()
     keys.update(STAFF_SIGNING_KEY=private, STAFF_VERIFY_KEY=public_key_pem(private))
+    # events: one pair per producing service; the private key to its publishing processes, the public to consumers
+    for producer in ("INTAKE", "REVIEW"):
+        private = generate_signing_key()
+        keys[f"{producer}_EVENT_SIGNING_KEY"] = private
+        keys[f"{producer}_EVENT_VERIFY_KEY"] = public_key_pem(private)
     # documents at rest: one entry now; on rotation put the new one first (docs/security.md)
     keys["DOCUMENTS_KEYS"] = new_documents_key()
     # Prometheus's bearer token for the web apps' /metrics

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from shared.config import Settings
 from shared.db import Database
+from shared.events import signing
 from shared.keys import generate_signing_key, public_key_pem
 from shared.migrate import upgrade
 
@@ -54,29 +55,31 @@ def pytest_sessionfinish(session, exitstatus):
 class RedisServer:
     """A private redis-server on a free loopback port: tests that need Redis never share one."""
 
-    def __init__(self, workdir: Path, *, appendonly: bool = True):
+    def __init__(self, workdir: Path, *, appendonly: bool = True, password: str | None = None):
         from services.notify.mailcatcher import free_port
 
-        self.workdir, self.port, self.appendonly = workdir, free_port(), appendonly
+        self.workdir, self.port, self.appendonly, self.password = workdir, free_port(), appendonly, password
         self.process: subprocess.Popen | None = None
         workdir.mkdir(parents=True, exist_ok=True)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.process = subprocess.Popen(
             [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.workdir),
-             "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--maxmemory-policy", "noeviction"],
+             "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--maxmemory-policy", "noeviction",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis
 
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                redis.Redis(port=self.port, socket_timeout=1).ping()
+                redis.Redis(port=self.port, password=self.password, socket_timeout=1).ping()
                 return self
             except redis.RedisError:
                 time.sleep(0.05)
@@ -124,12 +127,21 @@ def rolled_back(database: Database):
 # One Ed25519 staff-token pair per test run (generating one per test would be cheap too, but noisy).
 TEST_STAFF_SIGNING_KEY = generate_signing_key()
 TEST_STAFF_VERIFY_KEY = public_key_pem(TEST_STAFF_SIGNING_KEY)
+# The events' pairs, one per producer, likewise; registered for this process at once, so envelopes tests build with
+# make_event (or sign again with shared.events.sign_event after changing them) verify in the apps under test.
+TEST_EVENT_KEYS = {}
+for _producer in ("intake", "review"):
+    TEST_EVENT_KEYS[f"{_producer}_event_signing_key"] = generate_signing_key()
+    TEST_EVENT_KEYS[f"{_producer}_event_verify_key"] = public_key_pem(TEST_EVENT_KEYS[f"{_producer}_event_signing_key"])
+signing.use_keys(signing={p: TEST_EVENT_KEYS[f"{p}_event_signing_key"] for p in ("intake", "review")},
+                 verify={p: TEST_EVENT_KEYS[f"{p}_event_verify_key"] for p in ("intake", "review")})
 TEST_KEYS = {
     "intake_secret_key": "test-intake-session-key-" + secrets.token_urlsafe(24),
     "applicant_token_key": "test-applicant-token-key-" + secrets.token_urlsafe(24),
     "review_secret_key": "test-review-session-key-" + secrets.token_urlsafe(24),
     "staff_signing_key": TEST_STAFF_SIGNING_KEY,
     "staff_verify_key": TEST_STAFF_VERIFY_KEY,
+    **TEST_EVENT_KEYS,
 }
 
 

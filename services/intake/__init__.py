@@ -6,6 +6,7 @@ from flask import Flask
 
 from shared.celery import make_celery
 from shared.config import Settings, restrict_file_modes
+from shared.events.signing import use_settings as use_event_keys
 from shared.logging import configure_logging
 from shared.web import instrument, ops_blueprint, register_error_handlers, send_security_headers, trust_proxies
 
@@ -27,7 +28,8 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
     settings = settings or Settings.from_env()
     if web:
         # intake is public: it gets its own session key and the applicant-token key, nothing that can make staff
-        needed = ["intake_secret_key", "applicant_token_key"]
+        # and its events' signing key: submissions, access links and erasures are written to the outbox here
+        needed = ["intake_secret_key", "applicant_token_key", "intake_event_signing_key"]
         if settings.sync_api_key:  # without it the sync API stays closed; a weak one is refused like any other
             needed.append("sync_api_key")
         if settings.privacy_api_key:  # review's erase/export/statistics calls; closed without it
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
         settings.require(*needed)
         settings.require_documents_keys()  # it stores every upload
     configure_logging("intake")
+    use_event_keys(settings)  # signs intake's events; verifies review's (decision.released)
     app = Flask(__name__)
     app.config.update(SETTINGS=settings, SECRET_KEY=settings.intake_secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
                       JSON_SORT_KEYS=False)

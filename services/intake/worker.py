@@ -4,6 +4,7 @@ from celery.signals import worker_init
 from services.intake import create_app
 from services.intake.dossier.tasks import limit_render_memory
 from shared.config import SettingsError
+from shared.events.signing import require_worker_keys, worker_queues
 
 flask_app = create_app(web=False)  # a worker serves nothing: no keys
 celery = flask_app.extensions["celery"]
@@ -18,3 +19,12 @@ def _require_documents_keys(**_kwargs) -> None:
         flask_app.config["SETTINGS"].require_documents_keys()
     except SettingsError as exc:
         raise SystemExit(str(exc)) from None
+
+
+@worker_init.connect(weak=False)
+def _require_event_keys(sender=None, **_kwargs) -> None:
+    # every intake worker writes events (checks, status changes, dossiers); the one on intake.events verifies
+    # review's decisions
+    queues = worker_queues(sender)
+    require_worker_keys(flask_app.config["SETTINGS"], signs="intake",
+                        verifies=("review",) if not queues or "intake.events" in queues else ())

@@ -5,6 +5,7 @@ from flask import Flask
 
 from shared.celery import make_celery
 from shared.config import Settings, restrict_file_modes
+from shared.events.signing import use_settings as use_event_keys
 from shared.logging import configure_logging
 from shared.bounds import register_converters
 from shared.web import instrument, ops_blueprint, register_error_handlers, trust_proxies
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, web: bool = True) -> Flask:
         # the public half only: notify verifies staff tokens and has no sessions or forms to sign
         settings.require("staff_verify_key")
     configure_logging("notify")
+    use_event_keys(settings)  # verifies intake's and review's events; notify produces none
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     db.init_app(app, settings.notify_database_url)

@@ -16,6 +16,7 @@ from services.review.db import db
 from services.review.departments import DEPARTMENTS
 from shared.celery import make_celery
 from shared.config import Settings, SettingsError, restrict_file_modes
+from shared.events.signing import use_settings as use_event_keys
 from shared.logging import configure_logging
 from shared.bounds import register_converters
 from shared.web import instrument, ops_blueprint, register_error_handlers, send_security_headers, trust_proxies
@@ -57,12 +58,13 @@ def create_app(settings: Settings | None = None, *, first_admin: bool = True, we
     settings = settings or Settings.from_env()
     if web:
         # the privacy key (erasure, export, statistics with intake) is checked like the others when set
-        settings.require("review_secret_key", "staff_signing_key", "staff_verify_key",
+        settings.require("review_secret_key", "staff_signing_key", "staff_verify_key", "review_event_signing_key",
                          *(["privacy_api_key"] if settings.privacy_api_key else []))
         settings.require_documents_keys()  # the dossiers it serves are encrypted at rest
     if first_admin:
         require_admin_password(settings)
     configure_logging("review")
+    use_event_keys(settings)  # signs review's events (decisions, assignments); verifies intake's
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,

@@ -201,7 +201,7 @@ def production_secrets() -> dict[str, str]:
     keys = new_keys()
     for env_name in KEYS.values():
         keys.setdefault(env_name, secrets.token_urlsafe(48))
-    return {**keys, "POSTGRES_PASSWORD": "unused-e2e-database-password",
+    return {**keys, "POSTGRES_PASSWORD": "unused-e2e-database-password", "REDIS_PASSWORD": "unused-e2e-redis-password",
             "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]}
 
 

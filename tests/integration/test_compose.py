@@ -21,17 +21,24 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 REQUIRED_ENV = {
     **new_keys(),
     "POSTGRES_PASSWORD": "compose-test-database-password",
+    "REDIS_PASSWORD": "compose-test-redis-password",
     "ADMIN_EMAIL": "admin@example.org",
     "ADMIN_PASSWORD": "compose-test-password",
 }
 # the keys (Settings attributes) each process is given: only what its code uses (docs/security.md)
+# (a signing key gives its public half too: the process can check what it signs)
+INTAKE_SIGNS = {"intake_event_signing_key", "intake_event_verify_key"}
+REVIEW_SIGNS = {"review_event_signing_key", "review_event_verify_key"}
 KEYS_GIVEN = {
-    "intake": {"intake_secret_key", "applicant_token_key", "sync_api_key", "privacy_api_key"},
-    "review": {"review_secret_key", "staff_signing_key", "staff_verify_key", "privacy_api_key"},
+    "intake": {"intake_secret_key", "applicant_token_key", "sync_api_key", "privacy_api_key", *INTAKE_SIGNS},
+    "review": {"review_secret_key", "staff_signing_key", "staff_verify_key", "privacy_api_key", *REVIEW_SIGNS},
     "notify": {"staff_verify_key"},
+    # events: each producer's processes that write the outbox sign, consumers verify with the public keys
+    "worker-checks": {*INTAKE_SIGNS, "review_event_verify_key"},
+    "worker-render": INTAKE_SIGNS,
     # reconciliation (beat jobs run by these workers) reads intake's sync API
-    "worker-review": {"sync_api_key"},
-    "worker-notify": {"sync_api_key"},
+    "worker-review": {"sync_api_key", "intake_event_verify_key", *REVIEW_SIGNS},
+    "worker-notify": {"sync_api_key", "intake_event_verify_key", "review_event_verify_key"},
 }
 FIRST_ADMIN = {"migrate", "review"}
 WEB_PORTS = {"intake": 5001, "review": 5002, "notify": 5003}
@@ -178,6 +185,24 @@ def test_redis_keeps_queued_tasks_across_restarts_and_memory_pressure(compose):
     assert option(words, "--maxmemory-policy") == "noeviction"
 
 
+def test_redis_requires_the_password_every_client_is_given(resolved):
+    redis = resolved["services"]["redis"]
+    password = REQUIRED_ENV["REDIS_PASSWORD"]
+
+    assert option(command_words(redis), "--requirepass").lstrip("$") == "REDIS_PASSWORD"  # from the environment, not argv
+    assert redis["environment"]["REDIS_PASSWORD"] == password
+    assert "REDISCLI_AUTH" in " ".join(redis["healthcheck"]["test"])
+    for name, service in resolved["services"].items():
+        broker = service.get("environment", {}).get("BROKER_URL")
+        assert broker is None or broker == f"redis://:{password}@redis:6379/0", name
+
+
+def test_redis_has_no_password_default():
+    text = COMPOSE_FILE.read_text()
+
+    assert "${REDIS_PASSWORD:-" not in text and "redis://redis:" not in text
+
+
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_each_process_loads_settings_for_its_own_postgres_database(resolved, name, monkeypatch):
     service = resolved["services"][name]
@@ -198,7 +223,7 @@ def test_each_process_loads_settings_for_its_own_postgres_database(resolved, nam
         assert database in created
         password = REQUIRED_ENV["POSTGRES_PASSWORD"]
         assert settings.database_url(database) == f"postgresql+psycopg://nip:{password}@postgres:5432/{database}"
-    assert settings.broker_url == "redis://redis:6379/0"
+    assert settings.broker_url == f"redis://:{REQUIRED_ENV['REDIS_PASSWORD']}@redis:6379/0"
     assert (settings.smtp_host, settings.smtp_port) == ("mailpit", 1025)
     assert str(settings.documents_dir) == "/data/documents"
     assert settings.admin_email == (REQUIRED_ENV["ADMIN_EMAIL"] if name in FIRST_ADMIN else None)

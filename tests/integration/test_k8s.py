@@ -96,7 +96,7 @@ def environment_of(doc: dict, values: dict[str, str] | None = None) -> dict[str,
             env.update(config_map())
         else:
             env.update({name: values.get(name, example) for name, example in secrets[source["secretRef"]["name"]].items()})
-    env.update({item["name"]: item["value"] for item in container(doc).get("env", [])})
+    env.update({item["name"]: item["value"] for item in container(doc).get("env", []) if "value" in item})
     return env
 
 
@@ -143,8 +143,8 @@ def test_every_manifest_validates_against_the_kubernetes_schemas(path):
         try:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
         except SchemaNotFoundError:
-            # a custom resource (KEDA's ScaledObject): its structure is checked below
-            assert doc["kind"] == "ScaledObject" and doc["apiVersion"] == "keda.sh/v1alpha1"
+            # a custom resource (KEDA's ScaledObject and its TriggerAuthentication): their structure is checked below
+            assert doc["kind"] in ("ScaledObject", "TriggerAuthentication") and doc["apiVersion"] == "keda.sh/v1alpha1"
 
 
 def test_the_secrets_the_overlay_generates_are_valid_secrets():
@@ -164,6 +164,8 @@ def test_every_secret_a_pod_uses_is_generated_and_every_generated_secret_is_used
     generated = set(generated_secrets())
     used = {source["secretRef"]["name"] for doc in workloads().values()
             for source in container(doc).get("envFrom", []) if "secretRef" in source}
+    used |= {item["valueFrom"]["secretKeyRef"]["name"] for doc in workloads().values()
+             for item in container(doc).get("env", []) if "secretKeyRef" in item.get("valueFrom", {})}
 
     assert used == generated
 
@@ -236,7 +238,10 @@ def test_settings_match_compose_where_they_are_not_the_clusters_own():
     compose_env = compose_services()["intake"]["environment"]
     data = config_map()
 
-    assert data["BROKER_URL"] == compose_env["BROKER_URL"] == "redis://redis:6379/0"
+    # the broker's URL carries Redis's password: a Secret, as compose's comes from .env
+    assert "BROKER_URL" not in data
+    assert compose_env["BROKER_URL"] == "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD (see .env.example)}@redis:6379/0"
+    assert generated_secrets()["nip-broker"]["BROKER_URL"] == "redis://:REDIS_PASSWORD@redis:6379/0"
     assert data["DOCUMENTS_DIR"] == compose_env["DOCUMENTS_DIR"]
     assert data["VAR_DIR"] == compose_env["VAR_DIR"]
     assert set(data) <= set(compose_env) | {"SMTP_FROM"}
@@ -340,7 +345,11 @@ def test_render_workers_scale_on_the_length_of_their_redis_list():
     host, port = trigger["metadata"]["address"].rsplit(":", 1)
     assert host == f"redis.{kustomization(OVERLAY)['namespace']}.svc.cluster.local"
     assert int(port) == by_kind("Service")["redis"]["spec"]["ports"][0]["port"]
-    assert config_map()["BROKER_URL"].endswith(f"/{trigger['metadata']['databaseIndex']}")
+    assert generated_secrets()["nip-broker"]["BROKER_URL"].endswith(f"/{trigger['metadata']['databaseIndex']}")
+    # Redis requires its password: KEDA reads it from the same Secret as the redis pod
+    [auth] = [d for d in base_resources() if d["kind"] == "TriggerAuthentication"]
+    assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": "nip-redis", "key": "REDIS_PASSWORD"}]
     assert 1 <= scaled["spec"]["minReplicaCount"] < scaled["spec"]["maxReplicaCount"]
 
 
@@ -353,7 +362,7 @@ def test_the_public_web_app_scales_and_its_deployment_leaves_replicas_to_the_aut
 
 def test_the_broker_keeps_queued_tasks_like_composes():
     args = container(by_kind("StatefulSet")["redis"])["args"]
-    compose = compose_words(compose_services()["redis"])
+    compose = [w for word in compose_words(compose_services()["redis"]) for w in shlex.split(word)]
 
     for option in ("--appendonly", "--maxmemory-policy"):
         assert args[args.index(option) + 1] == compose[compose.index(option) + 1]
@@ -385,3 +394,81 @@ def test_the_nightly_backup_reads_every_database_and_the_documents_and_holds_no_
     assert mounts["/data/documents"]["readOnly"] is True
     assert mounts["/backups"]["name"] in {v["name"] for v in pod_spec(cron)["volumes"]}
     assert "nip-backups" in by_kind("PersistentVolumeClaim")
+
+
+# ------------------------------------------------------------------------------------------- the broker and the network
+
+def test_redis_requires_a_password_from_its_secret_and_every_app_pod_gets_the_url_carrying_it():
+    redis = container(by_kind("StatefulSet")["redis"])
+    [password] = [e for e in redis["env"] if e["name"] == "REDIS_PASSWORD"]
+
+    assert redis["args"][redis["args"].index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert password["valueFrom"]["secretKeyRef"] == {"name": "nip-redis", "key": "REDIS_PASSWORD"}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert "REDISCLI_AUTH" in " ".join(redis[probe]["exec"]["command"])
+    for name, doc in workloads().items():
+        if container(doc)["image"] == "nip-pipeline":
+            assert environment_of(doc)["BROKER_URL"].startswith("redis://:"), name
+    assert "REDIS_PASSWORD" not in {n for values in generated_secrets().values() for n in values} - \
+        set(generated_secrets()["nip-redis"])
+
+
+def policies() -> dict[str, dict]:
+    return by_kind("NetworkPolicy")
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def pod_labels(doc: dict) -> dict:
+    template = doc["spec"]["jobTemplate"]["spec"]["template"] if doc["kind"] == "CronJob" else doc["spec"]["template"]
+    return template["metadata"]["labels"]
+
+
+def test_every_network_policy_validates_and_the_namespace_denies_by_default():
+    for doc in policies().values():
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    deny = policies()["default-deny"]["spec"]
+
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+
+
+def test_redis_admits_only_the_pipelines_processes_and_kedas_operator():
+    workloads_by_name = workloads()
+    admitted = [rule for doc in policies().values() if selects(doc["spec"]["podSelector"], {"app.kubernetes.io/name": "redis"})
+                for rule in doc["spec"].get("ingress", [])]
+
+    assert admitted, "nothing may reach redis"
+    for rule in admitted:
+        assert [p["port"] for p in rule["ports"]] == [6379]
+        for peer in rule["from"]:
+            assert "ipBlock" not in peer
+            if "namespaceSelector" in peer:  # only KEDA's operator from outside the namespace
+                assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}
+                assert peer["podSelector"] == {"matchLabels": {"app": "keda-operator"}}
+    inside = [peer["podSelector"] for rule in admitted for peer in rule["from"] if "namespaceSelector" not in peer]
+    reach = {name for name, doc in workloads_by_name.items() if any(selects(s, pod_labels(doc)) for s in inside)}
+    assert reach == set(app_workloads()) - {"migrate"}
+
+
+def egress_ports(name: str) -> set[int]:
+    labels = pod_labels(workloads()[name])
+    return {port["port"] for doc in policies().values() if selects(doc["spec"]["podSelector"], labels)
+            for rule in doc["spec"].get("egress", []) for port in rule.get("ports", [])}
+
+
+def test_each_pod_may_reach_only_what_it_needs():
+    assert egress_ports("intake") == {53, 6379, 5432, 5001, 5002}  # DNS, Redis, PostgreSQL, review's privacy API
+    assert egress_ports("notify") == {53, 6379, 5432}
+    assert egress_ports("worker-render") == {53, 6379, 5432}
+    assert egress_ports("worker-notify") == {53, 6379, 5432, 5001, 5002, 25, 465, 587}
+    assert egress_ports("relay") == {53, 6379, 5432}
+    assert egress_ports("migrate") == egress_ports("backup") == {53, 5432}

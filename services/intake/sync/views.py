@@ -19,6 +19,7 @@ from services.intake.applications.models import Application
 from services.intake.applications.status import CANDIDATE_VISIBLE
 from services.intake.db import OUTBOX, db
 from shared.auth import bearer_token
+from shared.events.signing import REDACTABLE, redact
 from shared.web import ApiError
 
 bp = Blueprint("sync", __name__, url_prefix="/internal/v1")
@@ -27,7 +28,7 @@ MAX_PAGE = 500
 # what review and notify consume about an application, in the order they must be re-applied
 EVENT_TYPES = ("application.submitted", "application.checked", "application.status_changed", "dossier.rendered")
 # what the sync API never serves of an event (an access link's event is not served at all)
-SECRET_FIELDS = ("link", "link_expires_at")
+SECRET_FIELDS = REDACTABLE
 
 
 class PageArgs(Schema):
@@ -107,8 +108,6 @@ def event(event_id: str):
     db.session.rollback()
     if body is None:
         abort(404, "No such event.")
-    envelope = json.loads(body)[0]
-    # reconciliation needs what happened, never a way in: an email's single-use link stays with the email
-    for secret in SECRET_FIELDS:
-        envelope["data"].pop(secret, None)
-    return jsonify(envelope)
+    # reconciliation needs what happened, never a way in: an email's single-use link stays with the email; the
+    # copy without it carries the producer's signature of that copy, so consumers still verify what they apply
+    return jsonify(redact(json.loads(body)[0]))

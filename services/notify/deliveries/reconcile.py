@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
+from marshmallow import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -64,7 +65,15 @@ def reconcile(*, settings, client: SyncClient | None = None, settle: timedelta =
         for reference, event_id in wanted:
             if event_id in logged:
                 continue
-            if _record(client.event(event_id), settings.intake_url):
+            try:
+                recorded = _record(client.event(event_id), settings.intake_url)
+            except ValidationError as exc:
+                # an event that does not verify (shared/events/signing.py) or is invalid: no email from it
+                log.error("reconciliation refused an event", extra={"reference": reference, "event_id": event_id,
+                                                                   "error": str(exc.messages)[:500]})
+                report.unrepaired.append(f"{reference}:{event_id}")
+                continue
+            if recorded:
                 log.info("missing email recorded", extra={"reference": reference, "event_id": event_id})
                 report.repaired.append(f"{reference}:{event_id}")
                 send_if_pending(event_id)

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
+from marshmallow import ValidationError
 from sqlalchemy import insert, select
 
 from services.review.applications.events import HANDLERS
@@ -83,7 +84,16 @@ def reconcile(*, settings, client: SyncClient | None = None, settle: timedelta =
         db.session.rollback()
         for truth, found in diverged:
             log.info("read model differs from intake", extra={"reference": truth["reference"], "what": found})
-            _reapply(client.events(truth["events"]))
+            try:
+                _reapply(client.events(truth["events"]))
+            except ValidationError as exc:
+                # an event that does not verify (shared/events/signing.py) or is invalid: applied nowhere, the
+                # application stays different, the run goes on with the others
+                log.error("reconciliation refused an event", extra={"reference": truth["reference"],
+                                                                   "error": str(exc.messages)[:500]})
+                report.unrepaired.append(truth["reference"])
+                db.session.rollback()
+                continue
             if differences(truth, _rows([truth["reference"]]).get(truth["reference"])):
                 report.unrepaired.append(truth["reference"])
             else:

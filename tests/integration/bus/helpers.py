@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from shared.config import KEYS
-from shared.events import make_event
+from shared.events import make_event, sign_event
 from shared.keys import generate_signing_key, public_key_pem
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -21,7 +21,7 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 def envelope(event_type: str, data: dict, *, at: datetime) -> dict:
     event = make_event(event_type, data, producer="intake")
     event["occurred_at"] = at.isoformat()
-    return event
+    return sign_event(event)
 
 
 def submitted(reference: str, *, departments=("it",), at: datetime = T0) -> dict:
@@ -61,11 +61,16 @@ def life_of(reference: str) -> list[dict]:
 
 
 def key_environment() -> dict:
-    """Every key a production-mode service may require, fresh and distinct."""
+    """Every key a production-mode service may require, fresh and distinct; the events' pairs are this test run's
+    (tests/conftest.py), so the events a test builds verify in the workers."""
+    from tests.conftest import TEST_EVENT_KEYS
+
     env = {}
     signing = generate_signing_key()
     for name, variable in KEYS.items():
-        if name == "staff_signing_key":
+        if name in TEST_EVENT_KEYS:
+            env[variable] = TEST_EVENT_KEYS[name]
+        elif name == "staff_signing_key":
             env[variable] = signing
         elif name == "staff_verify_key":
             env[variable] = public_key_pem(signing)

@@ -6,6 +6,7 @@ import json
 import pytest
 from sqlalchemy import create_engine, text
 
+from shared.events import sign_event
 from services.notify.deliveries.tasks import handle_event as notify_handle_event
 from services.review import create_app as review_app_factory
 from services.review.accounts.service import create_user
@@ -99,6 +100,7 @@ def test_a_handler_that_keeps_failing_ends_in_a_dead_letter_that_a_replay_applie
 def test_an_invalid_event_is_dead_lettered_at_once_not_dropped(review, review_sql, command):
     bad = submitted("NIP27-BAD001")
     bad["data"]["departments"] = []
+    sign_event(bad)  # signed again after the change, as its producer would have
 
     assert handle_event.apply(args=[bad]).get() is False
     assert handle_event.apply(args=["not an envelope"]).get() is False
@@ -122,6 +124,7 @@ def test_an_invalid_event_is_dead_lettered_at_once_not_dropped(review, review_sq
 def test_the_same_event_failing_again_updates_its_open_dead_letter(review, review_sql):
     bad = submitted("NIP27-BAD002")
     bad["data"]["departments"] = []
+    sign_event(bad)  # signed again after the change, as its producer would have
     handle_event.apply(args=[bad])
     handle_event.apply(args=[bad])
     [letter] = open_letters(review_sql)
@@ -131,6 +134,7 @@ def test_the_same_event_failing_again_updates_its_open_dead_letter(review, revie
 def test_staff_see_dead_letters_only_as_admins_and_on_metrics(review, review_sql):
     bad = status_changed("NIP27-BAD003", "under_review")
     bad["data"]["language"] = "xx"
+    sign_event(bad)  # signed again after the change, as its producer would have
     handle_event.apply(args=[bad])
     client = review.test_client()
 
@@ -166,6 +170,7 @@ def test_notify_dead_letters_an_invalid_event_instead_of_dropping_it(bus_setting
     app = create_app(bus_settings)
     bad = status_changed("NIP27-BAD004", "under_review")
     bad["data"]["email"] = "not an address"
+    sign_event(bad)  # signed again after the change, as its producer would have
     with app.app_context():
         assert notify_handle_event.apply(args=[bad]).get() is False
     notify_db.session.remove()

@@ -265,3 +265,26 @@ def stack_key() -> str:
     import secrets
 
     return "test-sync-" + secrets.token_urlsafe(32)
+
+
+def test_reconciliation_verifies_what_intakes_sync_api_serves(stack, command):
+    """An event in intake's outbox that does not verify (tampered, or unsigned) is refused, and the run goes on."""
+    forged, genuine = (submit(stack, f"{name}@example.org") for name in ("dora", "emil"))
+    pump(stack, lose=lambda task, envelope: task == "review.handle_event")  # review heard of neither
+    with stack.engines["intake"].connect() as conn:
+        rows = conn.execute(text("SELECT id, body FROM outbox WHERE event_type = 'application.submitted' "
+                                 "AND task = 'review.handle_event'")).all()
+        for row in rows:
+            envelope = json.loads(row.body)[0]
+            if envelope["data"]["reference"] == forged:
+                envelope["data"]["applicant"]["family_name"] = "Mallory"  # changed after it was signed
+                conn.execute(text("UPDATE outbox SET body = :b WHERE id = :i"),
+                             {"b": json.dumps([envelope]), "i": row.id})
+
+    env = {"INTAKE_URL": stack.settings.intake_url}
+    result = command("review", "reconcile", "--settle", "0", extra_env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"2 checked, 1 repaired ({genuine}); still different: {forged}" in result.stdout
+    assert set(review_rows(stack)) == {genuine}
+    assert "reconciliation refused an event" in result.stderr + result.stdout

@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
+from shared.events import sign_event
 from shared.bus.consumer import event_argsrepr
 from shared.celery import make_celery
 from tests.integration.bus.helpers import Worker, key_environment, submitted
@@ -35,6 +36,7 @@ def test_a_transient_failure_is_retried_by_the_worker_and_an_invalid_event_is_ke
             worker.wait_ready()
             good, bad = submitted("NIP27-RETRY1"), submitted("NIP27-BAD005")
             bad["data"]["departments"] = []
+            sign_event(bad)  # signed again after the change, as its producer would have
             publisher = make_celery("test", settings=dataclasses.replace(bus_settings, broker_url=redis_server.url))
             for event in (good, bad):
                 publisher.send_task("review.handle_event", args=[event], queue="review.events",

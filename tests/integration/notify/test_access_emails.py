@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.notify.deliveries.tasks import handle_event
-from shared.events import make_event
+from shared.events import make_event, sign_event
 
 EXPIRES = datetime(2027, 1, 31, 22, 59, tzinfo=timezone.utc)
 
@@ -47,6 +47,7 @@ def test_access_link_is_emailed_with_its_expiry_in_brussels_time(app, mail_serve
 def test_expiry_in_summer_is_told_in_brussels_summer_time(app, mail_server, inbox_of):
     event = access_requested(purpose="status", language="fr")
     event["data"]["expires_at"] = datetime(2027, 7, 1, 21, 30, tzinfo=timezone.utc).isoformat()
+    sign_event(event)  # signed again after the change, as its producer would have
 
     handle_event.run(event)
 

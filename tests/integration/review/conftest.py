@@ -13,7 +13,7 @@ from services.review import create_app
 from services.review.accounts.service import create_user
 from services.review.applications.tasks import handle_event
 from services.review.db import db
-from shared.events import make_event
+from shared.events import make_event, sign_event
 
 PASSWORD = "a long enough password"
 ADMIN = "admin@example.org"
@@ -86,6 +86,7 @@ def envelope(event_type: str, data: dict, *, at: datetime | None = None) -> dict
     event = make_event(event_type, data, producer="intake")
     if at is not None:
         event["occurred_at"] = at.isoformat()
+        sign_event(event)  # signed again after the change, as its producer would have
     return event
 
 

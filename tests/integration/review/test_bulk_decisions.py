@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from shared.events import sign_event
 from services.review.audit.models import AuditEntry
 from services.review.db import OUTBOX, db
 from services.review.decisions.models import Decision
@@ -31,6 +32,7 @@ def french_candidate(deliver):
     def _make(reference: str, *, departments=("it",)):
         event = submitted(reference, departments=departments)
         event["data"]["applicant"]["correspondence_language"] = "fr"
+        sign_event(event)  # signed again after the change, as its producer would have
         deliver(event, status_changed(reference, "under_review", at=T0.replace(minute=5)))
         return reference
     return _make

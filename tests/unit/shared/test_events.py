@@ -7,7 +7,7 @@ from shared.events import SCHEMAS, SUBSCRIBERS, load_event, make_event
 def test_envelope_has_the_documented_shape():
     event = make_event("decision.released", {"reference": "NIP27-AAAA-BBBB", "decision": "reserve",
                                              "reason_code": None, "released_by": "a@example.org"}, producer="review")
-    assert set(event) == {"id", "type", "version", "occurred_at", "producer", "data", "correlation_id"}
+    assert set(event) == {"id", "type", "version", "occurred_at", "producer", "data", "correlation_id", "signature"}
     assert load_event(event)["data"]["decision"] == "reserve"
 
 
