@@ -181,3 +181,21 @@ def test_notify_dead_letters_an_invalid_event_instead_of_dropping_it(bus_setting
     engine.dispose()
     notify_db.engine.dispose()
     assert letter.event_id == bad["id"] and letter.task == "notify.handle_event" and "email" in letter.error
+
+
+def test_a_forged_event_is_dead_lettered_and_a_replay_verifies_it_again(review, review_sql, command):
+    forged = submitted("NIP27-FORGED")
+    forged["data"]["applicant"]["family_name"] = "Mallory"  # changed after it was signed
+    unsigned = {key: value for key, value in submitted("NIP27-UNSIGNED").items() if key != "signature"}
+
+    assert handle_event.apply(args=[forged]).get() is False
+    assert handle_event.apply(args=[unsigned]).get() is False
+
+    first, second = open_letters(review_sql)
+    assert first.event_id == forged["id"] and "bad signature for producer intake" in first.error
+    assert second.event_id == unsigned["id"] and "unsigned event" in second.error
+    replayed = command("review", "dead-letters", "--replay")
+    assert replayed.returncode == 1 and "replayed 0 of 2 dead letter(s)" in replayed.stdout
+    assert [letter.id for letter in open_letters(review_sql)] == [first.id, second.id]
+    assert review_sql.execute(text("SELECT count(*) FROM applications")).scalar() == 0
+    assert review_sql.execute(text("SELECT count(*) FROM inbox")).scalar() == 0
