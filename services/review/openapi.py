@@ -109,7 +109,7 @@ def build_spec() -> dict:
     _proposal_paths(spec, reference)
     add_privacy_paths(spec)
     spec.components.schema("ApplicationDetail", schema=ApplicationDetailOut)
-    return complete_responses(spec.to_dict())
+    return add_links(complete_responses(spec.to_dict()))
 
 
 def _review_paths(spec, ref, reference) -> None:
@@ -236,6 +236,93 @@ def complete_responses(spec: dict) -> dict:
                 for parameter in parameters:
                     if parameter["in"] == "query":
                         parameter["allowEmptyValue"] = True
+    return spec
+
+
+# every operation by its id, which the links below (and clients' generators) name
+OPERATION_IDS = {
+    ("post", "/api/v1/auth/token"): "signIn", ("post", "/api/v1/auth/refresh"): "refreshToken",
+    ("get", "/api/v1/users"): "listUsers", ("post", "/api/v1/users"): "createUser",
+    ("patch", "/api/v1/users/{user_id}"): "changeUser", ("post", "/api/v1/users/{user_id}/unlock"): "unlockUser",
+    ("get", "/api/v1/applications"): "listApplications", ("get", "/api/v1/applications/{reference}"): "getApplication",
+    ("post", "/api/v1/applications/{reference}/decision"): "recordDecision",
+    ("post", "/api/v1/decisions/release"): "releaseDecisions", ("get", "/api/v1/dead-letters"): "listDeadLetters",
+    ("get", "/api/v1/rubric"): "getRubric", ("get", "/api/v1/queue"): "getQueue",
+    ("get", "/api/v1/applications/{reference}/reviews"): "listReviews",
+    ("post", "/api/v1/applications/{reference}/reviews"): "recordReview",
+    ("get", "/api/v1/applications/{reference}/assignments"): "listAssignments",
+    ("post", "/api/v1/applications/{reference}/assignments"): "assignReviewer",
+    ("get", "/api/v1/review-settings"): "getReviewSettings", ("put", "/api/v1/review-settings"): "changeReviewSettings",
+    ("post", "/api/v1/decisions/bulk"): "recordDecisions", ("get", "/api/v1/decisions/releasable"): "getReleasable",
+    ("get", "/api/v1/applications.csv"): "exportApplicationList", ("get", "/api/v1/audit"): "listAudit",
+    ("post", "/api/v1/applications/{reference}/proposal"): "proposeDecision",
+    ("post", "/api/v1/applications/{reference}/proposal/accept"): "acceptProposal",
+    ("post", "/api/v1/applications/{reference}/erase"): "eraseApplication",
+    ("get", "/api/v1/applications/{reference}/export"): "exportApplication",
+    ("get", "/api/v1/statistics"): "getStatistics",
+}
+# the operations behind an application's reference: the application, its reviews, assignments, decision,
+# proposal and dossier (export, erasure)
+BEHIND_A_REFERENCE = ("getApplication", "listReviews", "recordReview", "listAssignments", "assignReviewer",
+                      "recordDecision", "proposeDecision", "acceptProposal", "exportApplication", "eraseApplication")
+BEHIND_A_USER = ("changeUser", "unlockUser")
+
+
+def _to(operations: tuple[str, ...], parameter: str, expression: str, why: str) -> dict:
+    return {f"{operation[0].upper()}{operation[1:]}": {
+        "operationId": operation, "parameters": {parameter: expression}, "description": why}
+        for operation in operations}
+
+
+# (operation, status) -> its links: OpenAPI links from an answer to the calls its ids and references open, which
+# a client can follow and schemathesis' stateful phase does (tests/contract/test_review_api.py)
+LINKS = {
+    ("listApplications", "200"): _to(BEHIND_A_REFERENCE, "reference", "$response.body#/items/0/reference",
+                                     "The first application of the page"),
+    ("getApplication", "200"): _to(BEHIND_A_REFERENCE[1:], "reference", "$response.body#/reference",
+                                   "This application"),
+    ("getQueue", "200"): _to(("getApplication", "listReviews", "recordReview"), "reference",
+                             "$response.body#/items/0/reference", "The first application of the caller's queue"),
+    ("listReviews", "200"): _to(("recordReview", "getApplication"), "reference", "$response.body#/reference",
+                                "This application"),
+    ("recordReview", "200"): _to(("listReviews", "getApplication"), "reference", "$request.path.reference",
+                                 "The application reviewed"),
+    ("recordReview", "201"): _to(("listReviews", "getApplication"), "reference", "$request.path.reference",
+                                 "The application reviewed"),
+    ("listAssignments", "200"): _to(("assignReviewer", "listReviews"), "reference", "$request.path.reference",
+                                    "This application"),
+    ("assignReviewer", "201"): _to(("listAssignments", "listReviews"), "reference", "$request.path.reference",
+                                   "The application assigned"),
+    ("recordDecision", "200"): _to(("getApplication", "proposeDecision"), "reference", "$response.body#/reference",
+                                   "The application decided"),
+    ("proposeDecision", "200"): {
+        **_to(("getApplication",), "reference", "$response.body#/reference", "The application"),
+        "AcceptProposal": {"operationId": "acceptProposal", "parameters": {"reference": "$response.body#/reference"},
+                           "requestBody": {"version": "$response.body#/version"},
+                           "description": "Accept this proposal, at the version proposed"}},
+    ("acceptProposal", "200"): _to(("getApplication",), "reference", "$response.body#/reference",
+                                   "The application decided"),
+    ("recordDecisions", "200"): _to(("getApplication",), "reference", "$response.body#/results/0/reference",
+                                    "The first application of the bulk decision"),
+    ("getReleasable", "200"): _to(("getApplication",), "reference", "$response.body#/items/0/reference",
+                                  "The first decision waiting for release"),
+    ("listUsers", "200"): _to(BEHIND_A_USER, "user_id", "$response.body#/items/0/id", "The first user"),
+    ("createUser", "201"): _to(BEHIND_A_USER, "user_id", "$response.body#/id", "The user created"),
+    ("changeUser", "200"): _to(("unlockUser",), "user_id", "$response.body#/id", "The user changed"),
+    ("unlockUser", "200"): _to(("changeUser",), "user_id", "$response.body#/id", "The user unlocked"),
+}
+
+
+def add_links(spec: dict) -> dict:
+    """Name every operation (`operationId`) and link the answers that carry an id or a reference to its routes."""
+    responses = {}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            operation["operationId"] = OPERATION_IDS[method, path]
+            responses[operation["operationId"]] = operation["responses"]
+    for (operation_id, status), links in LINKS.items():
+        # a copy: `complete_responses` shares one error answer, and a success answer must not carry another's links
+        responses[operation_id][status] = {**responses[operation_id][status], "links": links}
     return spec
 
 
