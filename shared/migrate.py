@@ -5,11 +5,13 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 
 from shared.db import make_engine
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+# The outbox relay's PostgreSQL role (deploy/postgres/roles.sql): it may read and mark each outbox, nothing else.
+RELAY_ROLE = "relay"
 
 
 def alembic_config(service: str, url: str) -> Config:
@@ -19,8 +21,31 @@ def alembic_config(service: str, url: str) -> Config:
     return config
 
 
-def upgrade(service: str, url: str, revision: str = "head") -> None:
+def upgrade(service: str, url: str, revision: str = "head", *, relay_role: str = RELAY_ROLE) -> None:
     command.upgrade(alembic_config(service, url), revision)
+    grant_outbox_to_relay(url, relay_role)
+
+
+def grant_outbox_to_relay(url: str, role: str = RELAY_ROLE) -> bool:
+    """Let the relay's role read and mark this database's outbox (and nothing else), once the migrations made it.
+
+    On PostgreSQL, when both the role and the table exist; run by every `migrate` as the database's owner, so a
+    fresh server (roles made before any table) and one whose roles came later both end up granted. Returns
+    whether it granted.
+    """
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return False
+        with engine.begin() as conn:
+            ready = conn.execute(text("SELECT to_regclass('public.outbox') IS NOT NULL "
+                                      "AND EXISTS (SELECT FROM pg_roles WHERE rolname = :role)"), {"role": role}).scalar()
+            if ready:
+                quoted = conn.dialect.identifier_preparer.quote_identifier(role)
+                conn.execute(text(f"GRANT SELECT, UPDATE ON public.outbox TO {quoted}"))
+            return bool(ready)
+    finally:
+        engine.dispose()
 
 
 def run_migrations(metadata: MetaData) -> None:

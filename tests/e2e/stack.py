@@ -185,6 +185,8 @@ def compose_environment(service: dict, env: dict, overrides: dict) -> dict:
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
     resolved = {k: interpolate(str(v), env) for k, v in environment.items() if v is not None}
+    # each process has only the database URLs it uses (its own role's): this host's databases replace those
+    overrides = {k: v for k, v in overrides.items() if not k.endswith("_DATABASE_URL") or k in resolved}
     unknown = set(overrides) - set(resolved)
     assert not unknown, f"compose gives the service no {unknown}"
     return {**resolved, **overrides}
@@ -201,7 +203,10 @@ def production_secrets() -> dict[str, str]:
     keys = new_keys()
     for env_name in KEYS.values():
         keys.setdefault(env_name, secrets.token_urlsafe(48))
-    return {**keys, "POSTGRES_PASSWORD": "unused-e2e-database-password", "REDIS_PASSWORD": "unused-e2e-redis-password",
+    databases = {variable: "unused-e2e-database-password" for variable in (
+        "POSTGRES_PASSWORD", "INTAKE_DB_PASSWORD", "REVIEW_DB_PASSWORD", "NOTIFY_DB_PASSWORD", "RELAY_DB_PASSWORD",
+        "BACKUP_DB_PASSWORD")}
+    return {**keys, **databases, "REDIS_PASSWORD": "unused-e2e-redis-password",
             "ADMIN_EMAIL": ADMIN["email"], "ADMIN_PASSWORD": ADMIN["password"]}
 
 

@@ -414,5 +414,12 @@ def test_compose_runs_the_backup_on_demand_with_every_database_and_the_documents
     assert "python -m shared.backup create --out /backups/" in " ".join(service["command"])
     assert "documents:/data/documents" in service["volumes"]
     assert {"INTAKE_DATABASE_URL", "REVIEW_DATABASE_URL", "NOTIFY_DATABASE_URL"} <= set(environment)
+    # the dump reads as the `backup` role (pg_read_all_data: it can change nothing); a restore writes as the owners
+    assert all(environment[f"{name}_DATABASE_URL"].startswith("postgresql+psycopg://backup:")
+               for name in ("INTAKE", "REVIEW", "NOTIFY"))
+    restore = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["restore"]
+    assert restore["profiles"] == ["ops"] and restore["entrypoint"][-3:] == ["-m", "shared.backup", "restore"]
+    assert {name: restore["environment"][f"{name.upper()}_DATABASE_URL"].split(":")[1].lstrip("/")
+            for name in ("intake", "review", "notify")} == {"intake": "intake", "review": "review", "notify": "notify"}
     assert not {"INTAKE_SECRET_KEY", "APPLICANT_TOKEN_KEY", "REVIEW_SECRET_KEY", "STAFF_SIGNING_KEY",
                 "STAFF_VERIFY_KEY", "SYNC_API_KEY", "ADMIN_PASSWORD"} & set(environment)

@@ -21,6 +21,12 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 REQUIRED_ENV = {
     **new_keys(),
     "POSTGRES_PASSWORD": "compose-test-database-password",
+    # one PostgreSQL role per service, the relay's and the backup's (deploy/postgres/roles.sql)
+    "INTAKE_DB_PASSWORD": "compose-test-intake-db-password",
+    "REVIEW_DB_PASSWORD": "compose-test-review-db-password",
+    "NOTIFY_DB_PASSWORD": "compose-test-notify-db-password",
+    "RELAY_DB_PASSWORD": "compose-test-relay-db-password",
+    "BACKUP_DB_PASSWORD": "compose-test-backup-db-password",
     "REDIS_PASSWORD": "compose-test-redis-password",
     "ADMIN_EMAIL": "admin@example.org",
     "ADMIN_PASSWORD": "compose-test-password",
@@ -56,6 +62,13 @@ DATABASES = {
     "worker-notify": ("notify",),
 }
 APP_SERVICES = sorted(DATABASES)
+# the PostgreSQL role each process connects as: its service's (the owner of that database only), except the
+# relay's own role (the outboxes only) and the backup's (reads only)
+SHARED_ROLES = {"relay": "relay", "backup": "backup"}
+
+
+def database_role(process: str, database: str) -> str:
+    return SHARED_ROLES.get(process, database)
 READS_DOCUMENTS = ["intake", "review", "worker-checks", "worker-render"]
 
 
@@ -135,7 +148,7 @@ def test_compose_refuses_to_start_without_a_required_setting(missing, tmp_path):
 
 def test_every_process_the_architecture_names_is_a_service(compose):
     # the "ops" profile's tools: flower (tests/integration/test_flower.py), backup (test_backup.py)
-    assert set(compose["services"]) == set(APP_SERVICES) | {"postgres", "redis", "mailpit", "flower", "backup"}
+    assert set(compose["services"]) == set(APP_SERVICES) | {"postgres", "redis", "mailpit", "flower", "backup", "restore"}
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -218,11 +231,14 @@ def test_each_process_loads_settings_for_its_own_postgres_database(resolved, nam
     settings = Settings.from_env()
     monkeypatch.undo()
 
-    created = re.findall(r"CREATE DATABASE (\w+)", (ROOT / "deploy/postgres/init.sql").read_text())
+    created = re.findall(r"\\set \w+_db (\w+)", (ROOT / "deploy/postgres/roles.sql").read_text())
+    assert not {"INTAKE_DATABASE_URL", "REVIEW_DATABASE_URL", "NOTIFY_DATABASE_URL"} - \
+        {f"{database.upper()}_DATABASE_URL" for database in DATABASES[name]} & set(environment)
     for database in DATABASES[name]:
         assert database in created
-        password = REQUIRED_ENV["POSTGRES_PASSWORD"]
-        assert settings.database_url(database) == f"postgresql+psycopg://nip:{password}@postgres:5432/{database}"
+        role = database_role(name, database)
+        password = REQUIRED_ENV[f"{role.upper()}_DB_PASSWORD"]
+        assert settings.database_url(database) == f"postgresql+psycopg://{role}:{password}@postgres:5432/{database}"
     assert settings.broker_url == f"redis://:{REQUIRED_ENV['REDIS_PASSWORD']}@redis:6379/0"
     assert (settings.smtp_host, settings.smtp_port) == ("mailpit", 1025)
     assert str(settings.documents_dir) == "/data/documents"
@@ -283,6 +299,52 @@ def test_postgres_password_has_no_default(compose):
 
 def services_password(compose) -> str:
     return compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
+
+
+DATABASE_PASSWORDS = ("INTAKE_DB_PASSWORD", "REVIEW_DB_PASSWORD", "NOTIFY_DB_PASSWORD", "RELAY_DB_PASSWORD",
+                      "BACKUP_DB_PASSWORD")
+
+
+def test_postgres_initialises_one_role_per_service_from_its_own_password(resolved, compose):
+    postgres = resolved["services"]["postgres"]
+    volumes = {}
+    for volume in postgres["volumes"]:  # docker-compose v1 prints "source:target[:ro]", v2 a mapping
+        if isinstance(volume, str):
+            source, target, *mode = volume.split(":")
+            volume = {"source": source, "target": target, "read_only": mode == ["ro"]}
+        volumes[volume["target"]] = volume
+
+    assert {variable: postgres["environment"][variable] for variable in DATABASE_PASSWORDS} == \
+        {variable: REQUIRED_ENV[variable] for variable in DATABASE_PASSWORDS}
+    assert len({REQUIRED_ENV[variable] for variable in (*DATABASE_PASSWORDS, "POSTGRES_PASSWORD")}) == 6
+    init = volumes["/docker-entrypoint-initdb.d/init.sh"]
+    assert Path(init["source"]) == ROOT / "deploy/postgres/init.sh" and init["read_only"]
+    assert Path(volumes["/nip-postgres"]["source"]) == ROOT / "deploy/postgres"
+    script = (ROOT / "deploy/postgres/init.sh").read_text()
+    assert "/nip-postgres/roles.sql" in script
+    for variable in DATABASE_PASSWORDS:
+        assert f'"${variable}"' in script and f"${{{variable}:-" not in COMPOSE_FILE.read_text()
+    # the superuser's password is the init's: no process connects with it
+    for name, service in resolved["services"].items():
+        if name != "postgres":
+            assert REQUIRED_ENV["POSTGRES_PASSWORD"] not in str(service.get("environment", {})), name
+
+
+@pytest.mark.parametrize("name", [*APP_SERVICES, "backup", "restore"])
+def test_each_process_holds_only_the_database_passwords_of_the_roles_it_connects_as(resolved, name):
+    environment = resolved["services"][name]["environment"]
+    given = {variable: value for variable, value in environment.items() if variable.endswith("_DATABASE_URL")}
+    roles = {re.match(r"postgresql\+psycopg://(\w+):", url).group(1) for url in given.values()}
+    expected_databases = {"backup": SERVICES_ALL, "restore": SERVICES_ALL}.get(name) or DATABASES[name]
+    expected_roles = {database_role(name, database) for database in expected_databases}
+
+    assert {variable.removesuffix("_DATABASE_URL").lower() for variable in given} == set(expected_databases)
+    assert roles == expected_roles
+    held = {variable for variable in DATABASE_PASSWORDS if REQUIRED_ENV[variable] in str(environment)}
+    assert held == {f"{role.upper()}_DB_PASSWORD" for role in expected_roles}
+
+
+SERVICES_ALL = ("intake", "review", "notify")
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

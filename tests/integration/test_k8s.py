@@ -15,7 +15,7 @@ from kubernetes_validate.utils import SchemaNotFoundError
 
 from shared.config import KEYS, Settings
 from shared.keys import new_keys
-from tests.integration.test_compose import DATABASES, FIRST_ADMIN, KEYS_GIVEN, READS_DOCUMENTS
+from tests.integration.test_compose import DATABASES, FIRST_ADMIN, KEYS_GIVEN, READS_DOCUMENTS, database_role
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -210,7 +210,25 @@ def test_each_workload_gets_only_its_own_databases(name):
 
     assert given == set(DATABASES[name])
     for service in given:
-        assert environment[f"{service.upper()}_DATABASE_URL"].startswith("postgresql+psycopg://")
+        # as the role compose uses: the service's own (the owner of that database only), or the relay's
+        role = database_role(name, service)
+        assert environment[f"{service.upper()}_DATABASE_URL"].startswith(f"postgresql+psycopg://{role}:")
+
+
+def test_each_database_secret_holds_one_roles_urls_and_only_migrate_gets_every_owners():
+    secrets = generated_secrets()
+    database_secrets = {name: values for name, values in secrets.items() if name.endswith("-database")}
+    roles = {name: {re.match(r"postgresql\+psycopg://(\w+):", url).group(1) for url in values.values()}
+             for name, values in database_secrets.items()}
+
+    assert roles == {"nip-intake-database": {"intake"}, "nip-review-database": {"review"},
+                     "nip-notify-database": {"notify"}, "nip-relay-database": {"relay"}, "nip-backup-database": {"backup"}}
+    assert not {name for name, values in secrets.items() if name not in database_secrets
+                and any(variable.endswith("_DATABASE_URL") for variable in values)}
+    owners = {"nip-intake-database", "nip-review-database", "nip-notify-database"}
+    holders = {name for name, doc in workloads().items()
+               if len(owners & {s["secretRef"]["name"] for s in container(doc).get("envFrom", []) if "secretRef" in s}) > 1}
+    assert holders == {"migrate"}  # each service's migrations, as that service's role
 
 
 def test_intakes_secret_holds_no_staff_key_and_notify_cannot_sign():
@@ -390,6 +408,9 @@ def test_the_nightly_backup_reads_every_database_and_the_documents_and_holds_no_
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert {name for name in ("intake", "review", "notify")
             if environment.get(f"{name.upper()}_DATABASE_URL")} == {"intake", "review", "notify"}
+    # as the `backup` role, which only reads
+    assert all(environment[f"{name.upper()}_DATABASE_URL"].startswith("postgresql+psycopg://backup:")
+               for name in ("intake", "review", "notify"))
     assert not {attribute for attribute in KEYS if getattr(settings, attribute)}
     assert mounts["/data/documents"]["readOnly"] is True
     assert mounts["/backups"]["name"] in {v["name"] for v in pod_spec(cron)["volumes"]}
