@@ -486,7 +486,8 @@ def _open_archive(path: Path, *, key: str | None, settings: Settings | None,
             value = key or (backup_key(settings) if settings is not None else os.environ.get(BACKUP_KEY_ENV))
             if not value:
                 raise BackupError(f"{BACKUP_KEY_ENV} is not set: the archive is encrypted")
-            source = io.BufferedReader(_DecryptingReader(raw, _keyring(value), path.name), CRYPT_CHUNK)
+            source: io.BufferedIOBase = io.BufferedReader(_DecryptingReader(raw, _keyring(value), path.name),
+                                                          CRYPT_CHUNK)
         elif allow_unencrypted:
             source = raw  # a backup taken before backups were encrypted, restored knowingly
         else:

@@ -132,8 +132,10 @@ def trust_proxies(app: Flask, hops: int) -> None:
 def metrics_authorised() -> bool:
     """Whether this request carries `METRICS_TOKEN` as its bearer token (compared in constant time)."""
     token = getattr(current_app.config.get("SETTINGS"), "metrics_token", None)
+    if not token:
+        return False
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def instrument(app: Flask, service: str) -> None:

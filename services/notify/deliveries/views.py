@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, current_app, g, request
 
@@ -43,7 +44,7 @@ def list_notifications():
     return body
 
 
-def _json_body() -> object:
+def _json_body() -> Any:
     """The request's JSON body, `{}` when there is none; a body that is not JSON is refused (400)."""
     if not request.get_data():
         return {}
