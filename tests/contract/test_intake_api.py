@@ -9,7 +9,6 @@ A failure prints the case with a `curl` line to replay it.
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 import pytest
 import schemathesis
@@ -18,7 +17,6 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.engine import Status, events
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                 status_code_conformance)
-from werkzeug.serving import make_server
 
 from services.intake import create_app
 from services.intake.applications.models import Application
@@ -26,12 +24,12 @@ from services.intake.applications.service import applicant_token
 from services.intake.applications.status import change_status
 from services.intake.db import db
 from services.intake.programme.service import seed_call
-from services.notify.mailcatcher import free_port
 from services.review import create_app as create_review
 from services.review.db import db as review_db
 from shared.migrate import upgrade
 from tests.conftest import migrated_database, rolled_back
 from tests.factories import make_pdf, multipart
+from tests.servers import serving
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "negative_data_rejection", "ignored_auth")
@@ -66,14 +64,10 @@ def contract_database_url():
 def review_url(settings):
     """review's web app on loopback (SQLite), for the access log an export carries."""
     upgrade("review", settings.review_database_url)
-    server = make_server("127.0.0.1", free_port(), create_review(settings, first_admin=False), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serving(create_review(settings, first_admin=False)) as url:
+            yield url
     finally:
-        server.shutdown()
-        thread.join(10)
         review_db.session.remove()
         review_db.engine.dispose()
 

@@ -13,10 +13,7 @@ A resend only queues the email: the broker is the test's own folder and no worke
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -26,7 +23,6 @@ from schemathesis import engine
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 from sqlalchemy import insert
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from services.notify import create_app
 from services.notify.db import db
@@ -36,6 +32,7 @@ from services.notify.staff.models import ApplicationDepartment, Assignment
 from shared.auth import StaffIdentity, issue_staff_token
 from shared.db import utcnow
 from tests.conftest import migrated_database, rolled_back
+from tests.servers import serving
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "negative_data_rejection", "ignored_auth")
@@ -144,27 +141,6 @@ def _label(interaction) -> str:
     return f"{interaction.request.method} {urlsplit(interaction.request.uri).path}"
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """No access line per request: the app logs its own, and a fuzzer's thousand would bury a failure."""
-
-    def log_request(self, *args, **kwargs) -> None:
-        pass
-
-
-@contextmanager
-def served(app) -> Iterator[str]:
-    """`app` on a loopback port, served by one thread of this process, one request at a time."""
-    server = make_server("127.0.0.1", 0, app, request_handler=_QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-
-
 # Over loopback HTTP rather than schemathesis' WSGI transport: in 4.32.5 the engine's `ignored_auth` probe hands
 # the WSGI transport the socket settings (`max_redirects`) that werkzeug's test client refuses, a TypeError on
 # every authorized 2xx (schemathesis/transport/wsgi.py drops them only for a requests session).
@@ -191,7 +167,7 @@ RUNS: dict[str | None, Run] = {}
 @pytest.mark.parametrize("role", [None, "admin", "coordinator", "reviewer"],
                          ids=["anonymous", "admin", "coordinator", "reviewer"])
 def test_every_answer_is_the_one_the_spec_documents(notify, role):
-    with served(notify) as url:
+    with serving(notify, threaded=False, quiet=True) as url:
         run = RUNS[role] = run_schemathesis(url, role, notify.config["SETTINGS"].staff_signing_key)
     print(f"notify as {role or 'anonymous'}: {sum(run.answers.values())} requests, phases {sorted(run.phases)}")
     assert not run.failures, "\n\n".join(run.failures)

@@ -24,7 +24,6 @@ not this file's. A failure prints the case and the code to replay it (schemathes
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timezone
@@ -34,7 +33,6 @@ import schemathesis
 from schemathesis import engine
 from schemathesis.engine import events
 from schemathesis.engine.run import PhaseName
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from services.review import create_app
 from services.review.accounts.service import create_user
@@ -43,6 +41,7 @@ from services.review.db import db
 from shared.config import Settings
 from shared.events import make_event
 from tests.conftest import TEST_KEYS, migrated_database, rolled_back
+from tests.servers import serving
 
 PASSWORD = "a long enough password"
 USERS = {"admin": ("admin@example.org", "admin", []),
@@ -175,13 +174,6 @@ class Outcome:
     linked: Counter = dataclasses.field(default_factory=Counter)
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """No access line per request: the app logs its own, and a fuzzer's thousands would bury a failure."""
-
-    def log_request(self, *args, **kwargs) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(stack):
     """The app on a loopback port, one request at a time, in this process.
@@ -190,13 +182,8 @@ def served(stack):
     (`max_redirects`, `verify`, `cert`) it only strips for a network session, and werkzeug refuses them.
     """
     isolated = Isolated(stack.app)
-    server = make_server("127.0.0.1", 0, isolated, request_handler=_QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", isolated
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with serving(isolated, threaded=False, quiet=True) as url:
+        yield url, isolated
 
 
 def _run(url: str, isolated: Isolated, config: schemathesis.Config) -> Outcome:

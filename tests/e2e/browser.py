@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
-from werkzeug.serving import make_server
 
 from services.review.applications.tasks import handle_event
 from shared.db import utcnow
 from shared.events import make_event
+from tests.servers import serving  # noqa: F401  (the browser tests import it from here)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,19 +22,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def require_chromium() -> None:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """`app` served on a free local port while the block runs; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 @contextmanager

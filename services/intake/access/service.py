@@ -1,7 +1,6 @@
 """Use cases of the way back in: expiring status links, drafts and their purge. Callers commit."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from services.intake.access.models import Draft, HeldUpload
 from services.intake.applications.models import Application
 from services.intake.applications.service import Upload, inspect_uploads, new_reference, normalize_email
 from services.intake.db import OUTBOX
+from services.intake.portal.links import secret_digest
 from services.intake.programme.models import Call
 from shared.bus import publish_event
 from shared.db import utcnow
@@ -105,16 +105,12 @@ class HeldFile:
     filename: str
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def hold_uploads(*, session: Session, call: Call, uploads: list[Upload], store: DocumentStore) -> dict[str, HeldFile]:
     """Keep valid uploads of a refused form in the store, each behind a new random id; by kind."""
     held = {}
     for upload in uploads:
         secret = secrets.token_urlsafe(24)
-        session.add(HeldUpload(secret_sha256=_digest(secret), call_id=call.id, kind=upload.kind,
+        session.add(HeldUpload(secret_sha256=secret_digest(secret), call_id=call.id, kind=upload.kind,
                                filename=upload.filename[:255], key=store.put(upload.data)))
         held[upload.kind] = HeldFile(secret=secret, filename=upload.filename[:255])
     session.flush()
@@ -127,7 +123,7 @@ def take_held_uploads(*, session: Session, call: Call, secrets_by_kind: dict[str
 
     An unknown, expired or foreign id, or a file gone from the store, is simply missing: the form asks for it.
     """
-    wanted = {kind: _digest(secret) for kind, secret in secrets_by_kind.items() if kind not in replaced and secret}
+    wanted = {kind: secret_digest(secret) for kind, secret in secrets_by_kind.items() if kind not in replaced and secret}
     if not wanted:
         return []
     rows = session.scalars(select(HeldUpload).where(

@@ -29,7 +29,8 @@ class LinkRefused(Exception):
         self.problem, self.reference = problem, reference
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """What is stored of a secret handed out once (a link, a held upload's id): its sha256."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -38,7 +39,7 @@ def mint(*, session: Session, reference: str, language: str) -> tuple[str, datet
     settings = current_app.config["SETTINGS"]
     secret = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(hours=settings.access_link_hours)
-    session.add(PortalLink(secret_sha256=_digest(secret), reference=reference, expires_at=expires_at))
+    session.add(PortalLink(secret_sha256=secret_digest(secret), reference=reference, expires_at=expires_at))
     return f"{settings.intake_url.rstrip('/')}/access/{secret}?lang={language}", expires_at
 
 
@@ -52,7 +53,7 @@ def redeem(*, session: Session, secret: str) -> str:
     """Spend the link and return its application's reference; LinkRefused otherwise (nothing spent)."""
     if not secret or len(secret) > MAX_SECRET_LENGTH or not secret.isascii():
         raise LinkRefused("invalid")
-    digest, now = _digest(secret), utcnow()
+    digest, now = secret_digest(secret), utcnow()
     # one statement decides: of two tabs opening the same link at once, one wins
     spent = cast(CursorResult, session.execute(
         update(PortalLink).where(PortalLink.secret_sha256 == digest, PortalLink.used_at.is_(None),
@@ -69,7 +70,7 @@ def reference_of(*, session: Session, secret: str) -> str | None:
     """The application a link of ours was made for, used or not, without spending it."""
     if not secret or len(secret) > MAX_SECRET_LENGTH or not secret.isascii():
         return None
-    return session.scalar(select(PortalLink.reference).where(PortalLink.secret_sha256 == _digest(secret)))
+    return session.scalar(select(PortalLink.reference).where(PortalLink.secret_sha256 == secret_digest(secret)))
 
 
 def forget(*, session: Session, reference: str) -> None:

@@ -60,7 +60,7 @@ def open_link(secret: str):
             sessions.start_draft(reference)
             return redirect(url_for("pages.apply", lang=current_language()), 303)
         if find_tombstone(session=db.session, reference=reference) is not None:
-            return _erased(reference)
+            return erased_page(reference)
         # a draft deleted after being left too long
         return _page("portal/link_refused.html", 410, problem="draft_gone", secret=None)
     sessions.start(application)
@@ -86,10 +86,6 @@ def fresh_link():
     return _page("portal/fresh_link_sent.html")
 
 
-def _erased(reference: str):
-    return erased_page(reference)
-
-
 def signed_in(reference: str, *, lock: bool = False) -> Application:
     """The application this browser's session opens, or the page that says how to get in (never its data)."""
     application = service.find_application(session=db.session, reference=reference, lock=lock)
@@ -97,7 +93,7 @@ def signed_in(reference: str, *, lock: bool = False) -> Application:
         return application
     if application is None and sessions.reference_signed_in() == reference \
             and find_tombstone(session=db.session, reference=reference) is not None:
-        abort(make_response(_erased(reference)))
+        abort(make_response(erased_page(reference)))
     abort(_page("portal/sign_in.html", 401, reference=reference))
 
 
